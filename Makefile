@@ -1,0 +1,49 @@
+# Termflow — see README.md.
+SHELL := /bin/bash
+MODULES := pkg services/ingest services/indexer services/persister tools
+GO ?= go
+
+.PHONY: run test unit integration vet build infra-up infra-down bench-micro clean
+
+## run: the whole pipeline on embedded defaults (kfake + embedded FerretDB), sample corpus loaded
+run: build
+	scripts/run.sh
+
+## build: the service binaries into bin/
+build:
+	@mkdir -p bin
+	$(GO) build -o bin/termflow-ingest ./services/ingest
+	$(GO) build -o bin/termflow-indexer ./services/indexer
+	$(GO) build -o bin/termflow-persister ./services/persister
+	$(GO) build -o bin/termflow-kfake ./tools/cmd/kfake-server
+	$(GO) build -o bin/godoc-corpus ./tools/cmd/godoc-corpus
+	scripts/ferretdb.sh build
+
+## test: vet, unit tests with -race, then integration tests against a real Kafka broker and FerretDB
+test: vet unit integration
+
+vet:
+	@for m in $(MODULES); do echo "go vet $$m"; (cd $$m && $(GO) vet ./... && $(GO) vet -tags integration ./...) || exit 1; done
+
+unit:
+	@for m in $(MODULES); do echo "go test -race $$m"; (cd $$m && $(GO) test -race -count=1 ./...) || exit 1; done
+
+# Integration tests start the real infrastructure and always stop it again.
+# A broker or FerretDB that cannot start fails the run with the reason.
+integration:
+	@set -e; trap 'scripts/infra-down.sh' EXIT; scripts/infra-up.sh; source .infra/env; \
+	export TERMFLOW_TEST_KAFKA_BROKERS=$$KAFKA_BROKERS TERMFLOW_TEST_MONGO_URI=$$MONGO_URI; \
+	for m in $(MODULES); do echo "go test -tags integration $$m"; (cd $$m && $(GO) test -tags integration -race -count=1 -timeout 15m ./...) || exit 1; done
+
+infra-up:
+	scripts/infra-up.sh
+
+infra-down:
+	scripts/infra-down.sh
+
+## bench-micro: hot-path micro-benchmarks
+bench-micro:
+	@for m in pkg; do (cd $$m && $(GO) test -run '^$$' -bench . -benchmem ./...); done
+
+clean:
+	rm -rf bin .infra

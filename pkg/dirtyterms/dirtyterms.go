@@ -1,0 +1,125 @@
+// Package dirtyterms defines the event an indexer emits for every batch it
+// indexed: everything the persister needs to bring MongoDB up to date, with
+// no access to the indexer's Pebble.
+//
+// An event lists the batch's source records in offset order, each with its
+// stored document (or deletion) and its statistics deltas, and the dirty
+// terms of the batch, each with its posting changes in record order. A change
+// references its record, so the persister can drop records it already
+// applied (an event replayed after an indexer crash, or a partition that
+// moved and was re-indexed by another indexer with other batch boundaries)
+// and still apply the rest exactly once. Each record's changes are the
+// difference between the index state before and after that record, so
+// applying the records of a partition in offset order, once each, gives the
+// exact index.
+//
+// The event is JSON (schemas/dirty-terms-event.v1.json); the topic compresses
+// it with zstd.
+package dirtyterms
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/termflow/termflow/pkg/progress"
+)
+
+// Version is the event version this code reads and writes.
+const Version = 1
+
+// Event is one indexed batch.
+type Event struct {
+	V           int    `json:"v"`
+	Indexer     string `json:"indexer"`
+	Topic       string `json:"topic"`
+	Partition   int32  `json:"partition"`
+	FirstOffset int64  `json:"firstOffset"`
+	LastOffset  int64  `json:"lastOffset"`
+	// Records are the batch's indexed records in offset order. Records that
+	// were dead-lettered are not here.
+	Records []Record `json:"records"`
+	// Terms are the batch's dirty terms.
+	Terms []Term `json:"terms"`
+	// Progress lists, per operation, the records of the batch that were
+	// indexed; the persister reports them persisted.
+	Progress []progress.Message `json:"progress,omitempty"`
+}
+
+// Record is one source record's effect on the index.
+type Record struct {
+	Offset  int64           `json:"o"`
+	Index   string          `json:"i"`
+	ID      string          `json:"id"`
+	Deleted bool            `json:"del,omitempty"`
+	Source  json.RawMessage `json:"src,omitempty"`
+	// Count is the change of the index's document count: +1 for a new
+	// document, -1 for a deleted one, 0 for a replacement.
+	Count int64 `json:"n"`
+	// Fields are the changes of per-field statistics.
+	Fields []FieldDelta `json:"f,omitempty"`
+}
+
+// FieldDelta is the change of one field's statistics in an index.
+type FieldDelta struct {
+	Field  string `json:"f"`
+	Docs   int64  `json:"d"` // documents that have the field
+	Length int64  `json:"l"` // sum of the field's lengths
+}
+
+// Term is a dirty term: its posting changes in record order.
+type Term struct {
+	Index string `json:"i"`
+	Field string `json:"f"`
+	Term  string `json:"t"`
+	Ops   []Op   `json:"ops"`
+}
+
+// Op sets the posting of Records[Rec]'s document (TF > 0) or removes it
+// (TF == 0). JSON form: [rec, tf, length].
+type Op struct {
+	Rec    int
+	TF     uint32
+	Length uint32
+}
+
+// MarshalJSON writes [rec, tf, length].
+func (o Op) MarshalJSON() ([]byte, error) {
+	return fmt.Appendf(nil, "[%d,%d,%d]", o.Rec, o.TF, o.Length), nil
+}
+
+// UnmarshalJSON reads [rec, tf, length].
+func (o *Op) UnmarshalJSON(b []byte) error {
+	var a [3]int64
+	if err := json.Unmarshal(b, &a); err != nil {
+		return err
+	}
+	if a[0] < 0 || a[1] < 0 || a[1] > 1<<32-1 || a[2] < 0 || a[2] > 1<<32-1 {
+		return fmt.Errorf("op %s out of range", b)
+	}
+	*o = Op{Rec: int(a[0]), TF: uint32(a[1]), Length: uint32(a[2])}
+	return nil
+}
+
+// Encode returns the wire form of e.
+func (e *Event) Encode() ([]byte, error) {
+	return json.Marshal(e)
+}
+
+// Decode parses and checks an event.
+func Decode(b []byte) (*Event, error) {
+	var e Event
+	if err := json.Unmarshal(b, &e); err != nil {
+		return nil, fmt.Errorf("decode dirty-terms event: %w", err)
+	}
+	if e.V != Version {
+		return nil, fmt.Errorf("decode dirty-terms event: unsupported version %d", e.V)
+	}
+	for i, t := range e.Terms {
+		for _, op := range t.Ops {
+			if op.Rec >= len(e.Records) {
+				return nil, fmt.Errorf("decode dirty-terms event: term %d references record %d of %d", i, op.Rec, len(e.Records))
+			}
+		}
+	}
+	return &e, nil
+}

@@ -1,0 +1,156 @@
+// Package mongostore is Termflow's MongoDB layout: the persister writes it,
+// the ingest service searches it. The layout is described in
+// docs/data-model.md; in short:
+//
+//	documents   {_id: "index/id", index, id, src: JSON text, o: source offset}
+//	terms       {_id: term key, index, field, term, n: postings, chunks: [{lo, hi, n}]}
+//	chunks      {_id: term key#lo-hi, tk: term key, index, lo, hi, n, p: binary postings}
+//	indexstats  {_id: index, docs, off}
+//	fieldstats  {_id: index|field, index, field, docs, len, off}
+//	checkpoints {_id: "persister", offset, sources: [{topic, partition, offset}]}
+//
+// A term key is "index|term|field": index names and terms never hold "|",
+// so the key is unambiguous whatever the field name is.
+package mongostore
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/rs/zerolog"
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+)
+
+// Collection names.
+const (
+	CollDocuments   = "documents"
+	CollTerms       = "terms"
+	CollChunks      = "chunks"
+	CollIndexStats  = "indexstats"
+	CollFieldStats  = "fieldstats"
+	CollCheckpoints = "checkpoints"
+)
+
+// Store is a Termflow database.
+type Store struct {
+	client *mongo.Client
+	db     *mongo.Database
+	log    zerolog.Logger
+
+	docs, terms, chunks, indexStats, fieldStats, checkpoints *mongo.Collection
+}
+
+// Open connects to uri and prepares the database's indexes.
+func Open(ctx context.Context, uri, database string, log zerolog.Logger) (*Store, error) {
+	client, err := mongo.Connect(options.Client().ApplyURI(uri).
+		SetServerSelectionTimeout(10 * time.Second).
+		SetTimeout(2 * time.Minute))
+	if err != nil {
+		return nil, fmt.Errorf("connect to mongodb: %w", err)
+	}
+	db := client.Database(database)
+	s := &Store{
+		client: client, db: db, log: log,
+		docs: db.Collection(CollDocuments), terms: db.Collection(CollTerms), chunks: db.Collection(CollChunks),
+		indexStats: db.Collection(CollIndexStats), fieldStats: db.Collection(CollFieldStats),
+		checkpoints: db.Collection(CollCheckpoints),
+	}
+	if err := s.ensureIndexes(ctx); err != nil {
+		_ = client.Disconnect(context.Background())
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Store) ensureIndexes(ctx context.Context) error {
+	idx := []struct {
+		c   *mongo.Collection
+		key string
+	}{{s.chunks, "tk"}, {s.terms, "index"}, {s.docs, "index"}, {s.fieldStats, "index"}}
+	for _, i := range idx {
+		_, err := i.c.Indexes().CreateOne(ctx, mongo.IndexModel{Keys: bson.D{{Key: i.key, Value: 1}}})
+		if err != nil {
+			return fmt.Errorf("create index %s.%s: %w", i.c.Name(), i.key, err)
+		}
+	}
+	return nil
+}
+
+// Close disconnects.
+func (s *Store) Close(ctx context.Context) error { return s.client.Disconnect(ctx) }
+
+// Ping checks that the server answers.
+func (s *Store) Ping(ctx context.Context) error { return s.client.Ping(ctx, nil) }
+
+// Database returns the underlying database (for tests and verification).
+func (s *Store) Database() *mongo.Database { return s.db }
+
+// TermKey is the key of a term's head document and the prefix of its chunks.
+func TermKey(index, field, term string) string { return index + "|" + term + "|" + field }
+
+func chunkID(tk string, lo, hi uint64) string { return fmt.Sprintf("%s#%016x-%016x", tk, lo, hi) }
+
+// headDoc is a term's head document.
+type headDoc struct {
+	ID     string      `bson:"_id"`
+	Index  string      `bson:"index"`
+	Field  string      `bson:"field"`
+	Term   string      `bson:"term"`
+	N      int64       `bson:"n"`
+	Chunks []chunkMeta `bson:"chunks"`
+}
+
+type chunkMeta struct {
+	Lo int64 `bson:"lo"` // uint64 bits
+	Hi int64 `bson:"hi"`
+	N  int64 `bson:"n"`
+}
+
+type chunkDoc struct {
+	ID    string `bson:"_id"`
+	TK    string `bson:"tk"`
+	Index string `bson:"index"`
+	Lo    int64  `bson:"lo"`
+	Hi    int64  `bson:"hi"`
+	N     int64  `bson:"n"`
+	P     []byte `bson:"p"`
+}
+
+type storedDoc struct {
+	ID     string `bson:"_id"`
+	Index  string `bson:"index"`
+	DocID  string `bson:"id"`
+	Source string `bson:"src"`
+	Offset int64  `bson:"o"`
+}
+
+// findByIDs loads the documents with the given ids into out, querying in
+// slices of at most 1000 ids.
+func findByIDs[T any](ctx context.Context, c *mongo.Collection, ids []string, fn func(T)) error {
+	const step = 1000
+	for len(ids) > 0 {
+		n := min(step, len(ids))
+		cur, err := c.Find(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids[:n]}}}})
+		if err != nil {
+			return fmt.Errorf("find %s: %w", c.Name(), err)
+		}
+		for cur.Next(ctx) {
+			var v T
+			if err := cur.Decode(&v); err != nil {
+				cur.Close(ctx)
+				return fmt.Errorf("decode %s: %w", c.Name(), err)
+			}
+			fn(v)
+		}
+		err = cur.Err()
+		cur.Close(ctx)
+		if err != nil {
+			return fmt.Errorf("read %s: %w", c.Name(), err)
+		}
+		ids = ids[n:]
+	}
+	return nil
+}

@@ -1,0 +1,178 @@
+// Package posting holds posting lists and their chunked, binary storage form.
+//
+// A posting says that a document contains a term: the document id, the term
+// frequency in the field and the field length of that document (so BM25 needs
+// no second lookup). Postings of one term are kept in chunks; every chunk
+// covers an inclusive range of the 64-bit hash space [Lo, Hi] and holds the
+// postings whose document id hashes into it, sorted by (hash, id). A
+// document's chunk is therefore found from the chunk ranges alone: adding,
+// replacing or removing a posting touches exactly one chunk, and a chunk that
+// grows past the limit is split at its median hash into two new ranges. See
+// docs/data-model.md for the MongoDB layout built on it.
+package posting
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/cespare/xxhash/v2"
+)
+
+// MaxChunk is the largest number of postings a chunk holds.
+const MaxChunk = 5000
+
+// Posting is one document in the posting list of one term.
+type Posting struct {
+	Doc    string // document id
+	TF     uint32 // term frequency in the field
+	Length uint32 // field length of the document, in terms
+}
+
+// Hash is the position of a document id in the hash space.
+func Hash(doc string) uint64 { return xxhash.Sum64String(doc) }
+
+// Op is a change to a posting list: set Posting (TF > 0) or remove the
+// document (TF == 0).
+type Op = Posting
+
+// Chunk is a hash range of a posting list.
+type Chunk struct {
+	Lo, Hi   uint64    // inclusive hash range
+	Postings []Posting // sorted by (Hash(Doc), Doc)
+}
+
+// Contains reports whether doc belongs in the chunk's range.
+func (c *Chunk) Contains(doc string) bool {
+	h := Hash(doc)
+	return c.Lo <= h && h <= c.Hi
+}
+
+func less(ha uint64, a string, hb uint64, b string) int {
+	if ha != hb {
+		if ha < hb {
+			return -1
+		}
+		return 1
+	}
+	return strings.Compare(a, b)
+}
+
+// find returns the position of doc in the chunk and whether it is there.
+func (c *Chunk) find(h uint64, doc string) (int, bool) {
+	return slices.BinarySearchFunc(c.Postings, doc, func(p Posting, d string) int {
+		return less(Hash(p.Doc), p.Doc, h, d)
+	})
+}
+
+// Apply applies ops in order: a posting with TF > 0 is set (added or
+// replaced), TF == 0 removes the document. Applying the same ops twice gives
+// the same chunk. It reports whether the chunk changed.
+func (c *Chunk) Apply(ops []Op) bool {
+	changed := false
+	for _, op := range ops {
+		h := Hash(op.Doc)
+		i, found := c.find(h, op.Doc)
+		switch {
+		case op.TF == 0 && found:
+			c.Postings = slices.Delete(c.Postings, i, i+1)
+			changed = true
+		case op.TF == 0:
+		case found:
+			if c.Postings[i] != op {
+				c.Postings[i] = op
+				changed = true
+			}
+		default:
+			c.Postings = slices.Insert(c.Postings, i, op)
+			changed = true
+		}
+	}
+	return changed
+}
+
+// Split divides c into chunks of at most max postings, halving hash ranges at
+// the median hash. The result is a function of c's postings and range only,
+// so a replay splits the same way. A chunk whose postings all share one hash
+// (which needs a 64-bit collision) cannot be split and is returned as it is.
+func Split(c Chunk, max int) []Chunk {
+	if len(c.Postings) <= max {
+		return []Chunk{c}
+	}
+	mid := len(c.Postings) / 2
+	h := Hash(c.Postings[mid].Doc)
+	// Move the cut to the first posting of hash h, or past it when the lower
+	// half would be empty.
+	cut := mid
+	for cut > 0 && Hash(c.Postings[cut-1].Doc) == h {
+		cut--
+	}
+	if cut == 0 {
+		for cut < len(c.Postings) && Hash(c.Postings[cut].Doc) == h {
+			cut++
+		}
+		if cut == len(c.Postings) {
+			return []Chunk{c}
+		}
+		h = Hash(c.Postings[cut].Doc)
+	}
+	left := Chunk{Lo: c.Lo, Hi: h - 1, Postings: slices.Clone(c.Postings[:cut])}
+	right := Chunk{Lo: h, Hi: c.Hi, Postings: slices.Clone(c.Postings[cut:])}
+	return append(Split(left, max), Split(right, max)...)
+}
+
+// Encoding: a posting block is
+//
+//	uvarint count
+//	count × { uvarint len(doc), doc bytes, uvarint tf, uvarint length }
+//
+// Postings keep their (hash, doc) order; the hash is not stored.
+
+// Encode appends the binary form of postings to dst.
+func Encode(dst []byte, postings []Posting) []byte {
+	dst = binary.AppendUvarint(dst, uint64(len(postings)))
+	for _, p := range postings {
+		dst = binary.AppendUvarint(dst, uint64(len(p.Doc)))
+		dst = append(dst, p.Doc...)
+		dst = binary.AppendUvarint(dst, uint64(p.TF))
+		dst = binary.AppendUvarint(dst, uint64(p.Length))
+	}
+	return dst
+}
+
+var errCorrupt = errors.New("corrupt posting block")
+
+// Decode parses a block written by Encode, appending to dst.
+func Decode(dst []Posting, b []byte) ([]Posting, error) {
+	n, k := binary.Uvarint(b)
+	if k <= 0 || n > uint64(len(b)) {
+		return dst, errCorrupt
+	}
+	b = b[k:]
+	dst = slices.Grow(dst, int(n))
+	for i := uint64(0); i < n; i++ {
+		l, k := binary.Uvarint(b)
+		if k <= 0 || l > uint64(len(b)-k) {
+			return dst, fmt.Errorf("%w: posting %d", errCorrupt, i)
+		}
+		doc := string(b[k : k+int(l)])
+		b = b[k+int(l):]
+		tf, k1 := binary.Uvarint(b)
+		if k1 <= 0 || tf > 1<<32-1 {
+			return dst, fmt.Errorf("%w: posting %d", errCorrupt, i)
+		}
+		b = b[k1:]
+		ln, k2 := binary.Uvarint(b)
+		if k2 <= 0 || ln > 1<<32-1 {
+			return dst, fmt.Errorf("%w: posting %d", errCorrupt, i)
+		}
+		b = b[k2:]
+		dst = append(dst, Posting{Doc: doc, TF: uint32(tf), Length: uint32(ln)})
+	}
+	if len(b) != 0 {
+		return dst, fmt.Errorf("%w: %d trailing bytes", errCorrupt, len(b))
+	}
+	return dst, nil
+}

@@ -1,0 +1,207 @@
+package posting
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"reflect"
+	"slices"
+	"testing"
+)
+
+func TestEncodeDecode(t *testing.T) {
+	tests := [][]Posting{
+		nil,
+		{{Doc: "a", TF: 1, Length: 3}},
+		{{Doc: "", TF: 0, Length: 0}, {Doc: "日本", TF: math.MaxUint32, Length: math.MaxUint32}},
+	}
+	for _, ps := range tests {
+		b := Encode(nil, ps)
+		got, err := Decode(nil, b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ps) == 0 && len(got) == 0 {
+			continue
+		}
+		if !reflect.DeepEqual(got, ps) {
+			t.Fatalf("round trip %v -> %v", ps, got)
+		}
+	}
+}
+
+func TestDecodeCorrupt(t *testing.T) {
+	good := Encode(nil, []Posting{{Doc: "abc", TF: 2, Length: 9}})
+	for i := 0; i < len(good); i++ {
+		if _, err := Decode(nil, good[:i]); err == nil {
+			t.Errorf("truncated at %d: no error", i)
+		}
+	}
+	if _, err := Decode(nil, append(good, 0)); err == nil {
+		t.Error("trailing byte: no error")
+	}
+}
+
+func full() Chunk { return Chunk{Lo: 0, Hi: math.MaxUint64} }
+
+func TestApplyIsIdempotentAndOrdered(t *testing.T) {
+	ops := []Op{
+		{Doc: "d1", TF: 1, Length: 5},
+		{Doc: "d2", TF: 2, Length: 7},
+		{Doc: "d1"}, // remove
+		{Doc: "d1", TF: 3, Length: 4},
+		{Doc: "d3"}, // remove of a missing doc
+	}
+	c := full()
+	if !c.Apply(ops) {
+		t.Fatal("first apply reported no change")
+	}
+	want := map[string]Posting{"d1": {"d1", 3, 4}, "d2": {"d2", 2, 7}}
+	if len(c.Postings) != 2 {
+		t.Fatalf("postings = %v", c.Postings)
+	}
+	for _, p := range c.Postings {
+		if want[p.Doc] != p {
+			t.Errorf("posting %v, want %v", p, want[p.Doc])
+		}
+	}
+	before := slices.Clone(c.Postings)
+	if c.Apply(ops[3:]) {
+		t.Error("re-applying the tail reported a change")
+	}
+	if !reflect.DeepEqual(before, c.Postings) {
+		t.Error("re-applying changed the chunk")
+	}
+	if !slices.IsSortedFunc(c.Postings, func(a, b Posting) int { return less(Hash(a.Doc), a.Doc, Hash(b.Doc), b.Doc) }) {
+		t.Error("postings not sorted")
+	}
+}
+
+func TestSplitOverMax(t *testing.T) {
+	for _, n := range []int{MaxChunk, MaxChunk + 1, 12345, 3 * MaxChunk} {
+		t.Run(fmt.Sprintf("postings=%d", n), func(t *testing.T) {
+			c := full()
+			ops := make([]Op, n)
+			for i := range ops {
+				ops[i] = Op{Doc: fmt.Sprintf("doc-%d", i), TF: 1, Length: 1}
+			}
+			c.Apply(ops)
+			chunks := Split(c, MaxChunk)
+			if n <= MaxChunk && len(chunks) != 1 {
+				t.Fatalf("%d postings split into %d chunks", n, len(chunks))
+			}
+			if n > MaxChunk && len(chunks) < 2 {
+				t.Fatalf("%d postings in %d chunk", n, len(chunks))
+			}
+			total := 0
+			seen := map[string]bool{}
+			next := uint64(0)
+			for i, ch := range chunks {
+				if len(ch.Postings) > MaxChunk {
+					t.Errorf("chunk %d has %d postings", i, len(ch.Postings))
+				}
+				if ch.Lo != next {
+					t.Errorf("chunk %d starts at %x, want %x", i, ch.Lo, next)
+				}
+				next = ch.Hi + 1
+				for _, p := range ch.Postings {
+					if seen[p.Doc] {
+						t.Errorf("%s in two chunks", p.Doc)
+					}
+					seen[p.Doc] = true
+					if !ch.Contains(p.Doc) {
+						t.Errorf("%s outside chunk %d range", p.Doc, i)
+					}
+				}
+				total += len(ch.Postings)
+			}
+			if chunks[len(chunks)-1].Hi != math.MaxUint64 {
+				t.Error("ranges do not cover the hash space")
+			}
+			if total != n {
+				t.Errorf("total %d, want %d", total, n)
+			}
+			// Deterministic: the same input splits the same way.
+			if again := Split(c, MaxChunk); !reflect.DeepEqual(again, chunks) {
+				t.Error("split is not deterministic")
+			}
+		})
+	}
+}
+
+// TestRandomOpsMatchModel applies random ops through chunks that split as
+// they grow and compares the union with a plain map.
+func TestRandomOpsMatchModel(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	model := map[string]Posting{}
+	chunks := []Chunk{full()}
+	const max = 50
+	for round := 0; round < 200; round++ {
+		var ops []Op
+		for i := 0; i < 20; i++ {
+			doc := fmt.Sprintf("d%d", r.IntN(400))
+			if r.IntN(4) == 0 {
+				ops = append(ops, Op{Doc: doc})
+				delete(model, doc)
+			} else {
+				p := Op{Doc: doc, TF: uint32(1 + r.IntN(5)), Length: uint32(1 + r.IntN(100))}
+				ops = append(ops, p)
+				model[doc] = p
+			}
+		}
+		var next []Chunk
+		for _, c := range chunks {
+			var mine []Op
+			for _, op := range ops {
+				if c.Contains(op.Doc) {
+					mine = append(mine, op)
+				}
+			}
+			c.Apply(mine)
+			next = append(next, Split(c, max)...)
+		}
+		chunks = next
+	}
+	got := map[string]Posting{}
+	for _, c := range chunks {
+		if len(c.Postings) > max {
+			t.Fatalf("chunk over max: %d", len(c.Postings))
+		}
+		for _, p := range c.Postings {
+			got[p.Doc] = p
+		}
+	}
+	if !reflect.DeepEqual(got, model) {
+		t.Fatalf("chunks hold %d postings, model %d", len(got), len(model))
+	}
+}
+
+func BenchmarkEncode(b *testing.B) {
+	ps := make([]Posting, MaxChunk)
+	for i := range ps {
+		ps[i] = Posting{Doc: fmt.Sprintf("godoc-%d", i), TF: 1, Length: 40}
+	}
+	b.ReportAllocs()
+	var buf []byte
+	for b.Loop() {
+		buf = Encode(buf[:0], ps)
+	}
+	b.SetBytes(int64(len(buf)))
+}
+
+func BenchmarkDecode(b *testing.B) {
+	ps := make([]Posting, MaxChunk)
+	for i := range ps {
+		ps[i] = Posting{Doc: fmt.Sprintf("godoc-%d", i), TF: 1, Length: 40}
+	}
+	buf := Encode(nil, ps)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(buf)))
+	var out []Posting
+	for b.Loop() {
+		var err error
+		if out, err = Decode(out[:0], buf); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

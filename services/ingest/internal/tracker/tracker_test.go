@@ -1,0 +1,236 @@
+package tracker
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/rs/zerolog"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/termflow/termflow/pkg/bulkop"
+	"github.com/termflow/termflow/pkg/progress"
+	"github.com/termflow/termflow/pkg/topic"
+)
+
+type harness struct {
+	t     *testing.T
+	seeds []string
+	cfg   Config
+}
+
+func newHarness(t *testing.T) *harness {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	h := &harness{t: t, seeds: c.ListenAddrs(), cfg: Defaults()}
+	h.cfg.PollInterval = 50 * time.Millisecond
+	cl := h.client()
+	tc := topic.Defaults()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := topic.Ensure(kadm.WithAuthorizedOps(ctx), kadm.NewClient(cl), -1, tc.BulkOpsSpec(), tc.ProgressSpec()); err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+func (h *harness) client(opts ...kgo.Opt) *kgo.Client {
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(h.seeds...)}, opts...)...)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	h.t.Cleanup(cl.Close)
+	return cl
+}
+
+type running struct {
+	tr   *Tracker
+	reg  *prometheus.Registry
+	stop func()
+}
+
+// start runs a tracker as a fresh ingest process would.
+func (h *harness) start() *running {
+	producer := h.client()
+	consumer := h.client(ConsumerOpts(h.cfg)...)
+	reg := prometheus.NewRegistry()
+	tr := New(h.cfg, producer, consumer, kadm.NewClient(producer), []kgo.Opt{kgo.SeedBrokers(h.seeds...)},
+		zerolog.New(zerolog.NewTestWriter(h.t)).Level(zerolog.WarnLevel), reg)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- tr.Run(ctx) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for tr.Ready() != nil {
+		if time.Now().After(deadline) {
+			h.t.Fatal("tracker not ready")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	r := &running{tr: tr, reg: reg}
+	r.stop = func() {
+		cancel()
+		if err := <-done; err != nil {
+			h.t.Errorf("run: %v", err)
+		}
+		consumer.Close() // leave the group, as main's deferred Close does
+	}
+	h.t.Cleanup(func() {
+		if ctx.Err() == nil {
+			r.stop()
+		}
+	})
+	return r
+}
+
+func (h *harness) send(ms ...progress.Message) {
+	var recs []*kgo.Record
+	for _, m := range ms {
+		recs = append(recs, &kgo.Record{Topic: h.cfg.Progress, Key: []byte(m.Operation), Value: m.Encode()})
+	}
+	recs = append(recs, &kgo.Record{Topic: h.cfg.Progress, Value: []byte(`not json`)}) // poison is skipped
+	if err := h.client().ProduceSync(context.Background(), recs...).FirstErr(); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+func waitStatus(t *testing.T, tr *Tracker, id string, want bulkop.Status) bulkop.View {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	v, ok := tr.Wait(ctx, id, want)
+	if !ok || v.Status != want {
+		t.Fatalf("operation %s: %+v, want %s", id, v, want)
+	}
+	return v
+}
+
+func stateJSON(t *testing.T, tr *Tracker, id string) string {
+	s, ok := tr.State(id)
+	if !ok {
+		t.Fatalf("no operation %s", id)
+	}
+	b, err := json.Marshal(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func TestRestartRebuildsState(t *testing.T) {
+	h := newHarness(t)
+	r1 := h.start()
+	now := time.Now()
+	var ids []string
+	for i := range 3 {
+		s, err := bulkop.New(bulkop.NewID(now.Add(time.Duration(i)*time.Millisecond)), "books", 5, 2, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := r1.tr.Create(context.Background(), s); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, s.ID())
+	}
+	h.send(
+		progress.Message{Operation: ids[0], Stage: progress.Persisted, Seqs: progress.Ranges{{0, 4}}},
+		progress.Message{Operation: ids[1], Stage: progress.Indexed, Seqs: progress.Ranges{{0, 4}}},
+		progress.Message{Operation: ids[1], Stage: progress.Failed, Seqs: progress.Ranges{{2, 2}},
+			Errors: []progress.Failure{{Seq: 2, ID: "x", Reason: "bad", Partition: 1, Offset: 5}}},
+		progress.Message{Operation: "op_unknown", Stage: progress.Indexed, Seqs: progress.Ranges{{0, 0}}},
+	)
+	waitStatus(t, r1.tr, ids[0], bulkop.Completed)
+	waitStatus(t, r1.tr, ids[1], bulkop.Persisting)
+	r1.tr.Abort(ids[2], "kafka down")
+	want := map[string]string{}
+	for _, id := range ids {
+		want[id] = stateJSON(t, r1.tr, id)
+	}
+	r1.stop()
+
+	r2 := h.start()
+	for _, id := range ids {
+		if got := stateJSON(t, r2.tr, id); got != want[id] {
+			t.Errorf("operation %s after restart:\n%s\nwant\n%s", id, got, want[id])
+		}
+	}
+	if got := r2.tr.List(Filter{}); len(got) != 3 || got[0].ID != ids[2] || got[2].ID != ids[0] {
+		t.Errorf("list %+v", got)
+	}
+	if err := testutil.GatherAndCompare(r2.reg, stringsReader(`
+# HELP termflow_ingest_operations Bulk operations known to the tracker, by status.
+# TYPE termflow_ingest_operations gauge
+termflow_ingest_operations{status="completed"} 1
+termflow_ingest_operations{status="failed"} 1
+termflow_ingest_operations{status="indexing"} 0
+termflow_ingest_operations{status="partially_completed"} 0
+termflow_ingest_operations{status="persisting"} 1
+`), "termflow_ingest_operations"); err != nil {
+		t.Error(err)
+	}
+
+	// Progress resumes from the committed offsets: the new tracker sees
+	// only new messages.
+	h.send(progress.Message{Operation: ids[1], Stage: progress.Persisted, Seqs: progress.Ranges{{0, 4}}})
+	v := waitStatus(t, r2.tr, ids[1], bulkop.PartiallyCompleted)
+	if v.FailedBatches != 1 || v.PersistedBatches != 3 {
+		t.Errorf("view %+v", v)
+	}
+	if got := testutil.ToFloat64(r2.tr.m.progress.WithLabelValues("duplicate")); got != 0 {
+		t.Errorf("%v progress messages re-delivered after a clean restart", got)
+	}
+	if got := testutil.ToFloat64(r2.tr.m.progress.WithLabelValues("applied")); got != 1 {
+		t.Errorf("applied %v", got)
+	}
+	if problems, err := testutil.GatherAndLint(r2.reg); err != nil || len(problems) > 0 {
+		t.Errorf("lint: %v %+v", err, problems)
+	}
+	r2.stop()
+
+	// A third start sees the final state too.
+	r3 := h.start()
+	if got := stateJSON(t, r3.tr, ids[1]); got != stateJSON(t, r2.tr, ids[1]) {
+		t.Errorf("third start:\n%s\nwant\n%s", got, stateJSON(t, r2.tr, ids[1]))
+	}
+}
+
+func TestPendingProgress(t *testing.T) {
+	h := newHarness(t)
+	r := h.start()
+	s, _ := bulkop.New(bulkop.NewID(time.Now()), "books", 2, 150, time.Now())
+	h.send(progress.Message{Operation: s.ID(), Stage: progress.Persisted, Seqs: progress.Ranges{{0, 1}}})
+	deadline := time.Now().Add(5 * time.Second)
+	for testutil.ToFloat64(r.tr.m.progress.WithLabelValues("pending")) != 1 {
+		if time.Now().After(deadline) {
+			t.Fatal("progress not kept")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := r.tr.Create(context.Background(), s); err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := r.tr.View(s.ID()); v.Status != bulkop.Completed {
+		t.Fatalf("view %+v", v)
+	}
+	if err := r.tr.Create(context.Background(), s); err == nil {
+		t.Fatal("duplicate create accepted")
+	}
+}
+
+func TestEmptyTopicRebuild(t *testing.T) {
+	h := newHarness(t)
+	r := h.start()
+	if got := r.tr.List(Filter{}); len(got) != 0 {
+		t.Fatalf("%+v", got)
+	}
+}
+
+func stringsReader(s string) *strings.Reader { return strings.NewReader(s) }

@@ -1,0 +1,223 @@
+// Package persister is the single writer of MongoDB: it consumes the
+// one-partition dirty-terms topic in order and applies every event through
+// mongostore.Apply, whose writes are idempotent, then reports the event's
+// documents persisted and only then commits its Kafka offset. While MongoDB
+// fails it retries the same event with exponential backoff and jitter, and
+// polls nothing new, so memory stays bounded by one fetch.
+package persister
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/termflow/termflow/pkg/dirtyterms"
+	"github.com/termflow/termflow/pkg/kclient"
+	"github.com/termflow/termflow/pkg/mongostore"
+	"github.com/termflow/termflow/pkg/topic"
+)
+
+// Config configures the persister.
+type Config struct {
+	// Group is the consumer group on the dirty-terms topic. The default
+	// value is "termflow-persister".
+	Group string
+	// MinBackoff and MaxBackoff bound the retry delay while MongoDB fails.
+	// The default values are 100ms and 10s.
+	MinBackoff, MaxBackoff time.Duration
+	Topics                 topic.Config
+	Kafka                  kclient.Config
+}
+
+// Persister applies dirty-terms events to MongoDB.
+type Persister struct {
+	cfg    Config
+	store  *mongostore.Store
+	client *kgo.Client
+	log    zerolog.Logger
+	m      *metrics
+
+	mu    sync.Mutex
+	cp    mongostore.Checkpoint
+	ready bool
+}
+
+// New builds a persister.
+func New(cfg Config, store *mongostore.Store, log zerolog.Logger, reg prometheus.Registerer) (*Persister, error) {
+	p := &Persister{cfg: cfg, store: store, log: log, m: newMetrics(reg)}
+	cl, err := kgo.NewClient(append(kclient.Options(cfg.Kafka, "persister", log, reg),
+		kgo.ConsumerGroup(cfg.Group),
+		kgo.ConsumeTopics(cfg.Topics.DirtyTerms),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.DisableAutoCommit(),
+		kgo.BlockRebalanceOnPoll(),
+		kgo.FetchMaxBytes(64<<20),
+		kgo.FetchMaxPartitionBytes(64<<20),
+		kgo.MaxConcurrentFetches(1),
+		kgo.RequiredAcks(kgo.AllISRAcks()),
+	)...)
+	if err != nil {
+		return nil, fmt.Errorf("kafka client: %w", err)
+	}
+	p.client = cl
+	return p, nil
+}
+
+// Close leaves the group and closes the client.
+func (p *Persister) Close() { p.client.Close() }
+
+// Ready reports whether the persister has its checkpoint and polls.
+func (p *Persister) Ready() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.ready {
+		return errors.New("checkpoint not loaded")
+	}
+	return nil
+}
+
+// Run consumes until ctx is done; the event in hand is finished first.
+func (p *Persister) Run(ctx context.Context) error {
+	var cp mongostore.Checkpoint
+	if err := p.retry(ctx, "load checkpoint", func(c context.Context) (err error) {
+		cp, err = p.store.LoadCheckpoint(c)
+		return err
+	}); err != nil {
+		return err
+	}
+	p.mu.Lock()
+	p.cp, p.ready = cp, true
+	p.mu.Unlock()
+	p.log.Info().Str("topic", p.cfg.Topics.DirtyTerms).Int64("offset", cp.Offset).Msg("checkpoint loaded")
+	for {
+		fetches := p.client.PollRecords(ctx, 64)
+		if fetches.IsClientClosed() || ctx.Err() != nil {
+			p.client.AllowRebalance()
+			return nil
+		}
+		fetches.EachError(func(t string, part int32, err error) {
+			p.log.Warn().Str("topic", t).Int32("partition", part).Err(err).Msg("fetch error")
+		})
+		var last *kgo.Record
+		var stop error
+		fetches.EachRecord(func(r *kgo.Record) {
+			if stop != nil {
+				return
+			}
+			if err := p.handle(ctx, r, &cp); err != nil {
+				stop = err
+				return
+			}
+			last = r
+		})
+		if last != nil {
+			// Commit after MongoDB acknowledged and progress was reported.
+			// A failed commit only means a replay, which Apply skips.
+			if err := p.client.CommitRecords(context.WithoutCancel(ctx), last); err != nil {
+				p.log.Warn().Err(err).Int64("offset", last.Offset).Msg("offset commit failed")
+			}
+		}
+		p.client.AllowRebalance()
+		if stop != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return stop
+		}
+	}
+}
+
+func (p *Persister) handle(ctx context.Context, r *kgo.Record, cp *mongostore.Checkpoint) error {
+	start := time.Now()
+	ev, err := dirtyterms.Decode(r.Value)
+	if err != nil {
+		// A poison event cannot be applied; park it with its reason so the
+		// partition keeps flowing.
+		p.m.deadLetters.Inc()
+		p.log.Error().Str("topic", r.Topic).Int32("partition", r.Partition).Int64("offset", r.Offset).Err(err).Msg("event dead-lettered")
+		return p.retry(ctx, "dead-letter event", func(c context.Context) error {
+			return p.client.ProduceSync(c, &kgo.Record{Topic: p.cfg.Topics.DeadLetter, Key: r.Key, Value: r.Value,
+				Headers: append(append([]kgo.RecordHeader(nil), r.Headers...),
+					kgo.RecordHeader{Key: "termflow-dlq-stage", Value: []byte("persister")},
+					kgo.RecordHeader{Key: "termflow-dlq-reason", Value: []byte(err.Error())},
+					kgo.RecordHeader{Key: "termflow-dlq-topic", Value: []byte(r.Topic)},
+					kgo.RecordHeader{Key: "termflow-dlq-partition", Value: []byte(strconv.Itoa(int(r.Partition)))},
+					kgo.RecordHeader{Key: "termflow-dlq-offset", Value: []byte(strconv.FormatInt(r.Offset, 10))},
+				)}).FirstErr()
+		})
+	}
+	var st mongostore.ApplyStats
+	if err := p.retry(ctx, "apply event", func(c context.Context) (err error) {
+		next := *cp
+		st, err = p.store.Apply(c, r.Offset, ev, &next)
+		if err == nil {
+			*cp = next
+		}
+		return err
+	}); err != nil {
+		return err
+	}
+	p.mu.Lock()
+	p.cp = *cp
+	p.mu.Unlock()
+	if len(ev.Progress) > 0 {
+		recs := make([]*kgo.Record, 0, len(ev.Progress))
+		for _, m := range ev.Progress {
+			m.Stage = "persisted"
+			recs = append(recs, &kgo.Record{Topic: p.cfg.Topics.Progress, Key: []byte(m.Operation), Value: m.Encode()})
+		}
+		if err := p.retry(ctx, "report progress", func(c context.Context) error {
+			return p.client.ProduceSync(c, recs...).FirstErr()
+		}); err != nil {
+			return err
+		}
+	}
+	p.m.events.Inc()
+	if !st.Skipped {
+		p.m.docs.Add(float64(st.Records))
+		p.m.duplicates.Add(float64(st.Duplicates))
+		p.m.terms.Add(float64(st.Terms))
+		p.m.writes.Add(float64(st.Writes))
+		p.m.reads.Add(float64(st.Reads))
+	}
+	p.m.applySeconds.Observe(time.Since(start).Seconds())
+	p.m.lastOffset.Set(float64(r.Offset))
+	p.log.Debug().Str("topic", r.Topic).Int64("offset", r.Offset).Int("documents", st.Records).
+		Int("terms", st.Terms).Bool("skipped", st.Skipped).Msg("event persisted")
+	return nil
+}
+
+// retry runs fn until it succeeds or ctx is done, backing off exponentially
+// with full jitter between attempts. fn's own context is not cancelled by a
+// shutdown, so an attempt in flight completes.
+func (p *Persister) retry(ctx context.Context, what string, fn func(context.Context) error) error {
+	backoff := p.cfg.MinBackoff
+	for attempt := 1; ; attempt++ {
+		c, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
+		err := fn(c)
+		cancel()
+		if err == nil {
+			if attempt > 1 {
+				p.log.Info().Int("attempts", attempt).Msg(what + " recovered")
+			}
+			return nil
+		}
+		p.m.retries.WithLabelValues(what).Inc()
+		p.log.Warn().Err(err).Int("attempt", attempt).Dur("backoff", backoff).Msg(what + " failed")
+		sleep := time.Duration(rand.Int64N(int64(backoff)) + 1)
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s: %w (gave up: %w)", what, err, ctx.Err())
+		case <-time.After(sleep):
+		}
+		backoff = min(backoff*2, p.cfg.MaxBackoff)
+	}
+}

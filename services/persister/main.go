@@ -1,0 +1,147 @@
+// Command termflow-persister is the single consumer of the dirty-terms topic:
+// it writes posting chunks, documents and statistics to MongoDB in order.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/rs/zerolog"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/termflow/termflow/pkg/flagenv"
+	"github.com/termflow/termflow/pkg/kclient"
+	"github.com/termflow/termflow/pkg/mongostore"
+	"github.com/termflow/termflow/pkg/opsserver"
+	"github.com/termflow/termflow/pkg/topic"
+	"github.com/termflow/termflow/services/persister/internal/persister"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stderr); err != nil && !errors.Is(err, context.Canceled) {
+		fmt.Fprintln(os.Stderr, "termflow-persister:", err)
+		os.Exit(1)
+	}
+}
+
+type config struct {
+	persister.Config
+	MongoURI string
+	MongoDB  string
+	OpsAddr  string
+	LogLevel string
+}
+
+func parse(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
+	var c config
+	c.Topics = topic.Defaults()
+	fs := flagenv.New("termflow-persister", getenv)
+	fs.SetOutput(stderr)
+	fs.String(&c.OpsAddr, "ops-addr", "TERMFLOW_OPS_ADDR", "127.0.0.1:8082", "address of /metrics, /healthz, /readyz")
+	fs.String(&c.LogLevel, "log-level", "TERMFLOW_LOG_LEVEL", "info", "log level")
+	fs.String(&c.MongoURI, "mongo-uri", "MONGO_URI", "mongodb://127.0.0.1:27017", "MongoDB connection string")
+	fs.String(&c.MongoDB, "mongo-db", "TERMFLOW_MONGO_DB", "termflow", "MongoDB database")
+	fs.String(&c.Group, "group", "TERMFLOW_PERSISTER_GROUP", "termflow-persister", "consumer group on the dirty-terms topic")
+	fs.Duration(&c.MinBackoff, "min-backoff", "TERMFLOW_MIN_BACKOFF", 100*time.Millisecond, "first retry delay while MongoDB fails")
+	fs.Duration(&c.MaxBackoff, "max-backoff", "TERMFLOW_MAX_BACKOFF", 10*time.Second, "longest retry delay while MongoDB fails")
+	fs.String(&c.Kafka.Brokers, "kafka-brokers", "KAFKA_BROKERS", "127.0.0.1:9092", "Kafka seed brokers, comma separated")
+	topic.Bind(fs, &c.Topics)
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if c.MinBackoff <= 0 || c.MaxBackoff < c.MinBackoff {
+		return c, fmt.Errorf("backoff %v..%v: want 0 < min <= max", c.MinBackoff, c.MaxBackoff)
+	}
+	if err := c.Kafka.Validate(); err != nil {
+		return c, err
+	}
+	return c, c.Topics.Validate()
+}
+
+func run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
+	cfg, err := parse(args, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	level, err := zerolog.ParseLevel(cfg.LogLevel)
+	if err != nil {
+		return fmt.Errorf("log level: %w", err)
+	}
+	log := zerolog.New(stderr).Level(level).With().Timestamp().Str("service", "persister").Logger()
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	if err := ensureTopics(ctx, cfg, log); err != nil {
+		return err
+	}
+	store, err := openStore(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer store.Close(context.Background())
+
+	p, err := persister.New(cfg.Config, store, log, reg)
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+
+	ln, err := net.Listen("tcp", cfg.OpsAddr)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", cfg.OpsAddr, err)
+	}
+	mux := http.NewServeMux()
+	opsserver.Register(mux, reg, p.Ready)
+	log.Info().Str("ops", ln.Addr().String()).Msg("persister started")
+
+	// Shutdown order: the consume loop finishes the event in hand and
+	// commits; then the Kafka client leaves the group (deferred p.Close),
+	// and only then MongoDB disconnects (deferred before it).
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return p.Run(gctx) })
+	g.Go(func() error { return opsserver.Serve(gctx, ln, mux) })
+	err = g.Wait()
+	log.Info().Msg("persister stopped")
+	return err
+}
+
+// openStore connects to MongoDB, waiting for it while it is unavailable.
+func openStore(ctx context.Context, cfg config, log zerolog.Logger) (*mongostore.Store, error) {
+	backoff := cfg.MinBackoff
+	for {
+		store, err := mongostore.Open(ctx, cfg.MongoURI, cfg.MongoDB, log)
+		if err == nil {
+			return store, nil
+		}
+		log.Warn().Err(err).Dur("backoff", backoff).Msg("mongodb unavailable")
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, cfg.MaxBackoff)
+	}
+}
+
+func ensureTopics(ctx context.Context, cfg config, log zerolog.Logger) error {
+	cl, err := kgo.NewClient(kclient.Options(cfg.Kafka, "persister-admin", log, nil)...)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	return topic.Ensure(ctx, kadm.NewClient(cl), cfg.Topics.ReplicationFactor, cfg.Topics.All()...)
+}

@@ -1,0 +1,4 @@
+package alpha
+
+// TestOnly must not be extracted: test files are skipped.
+func TestOnly() {}

@@ -1,0 +1,6 @@
+//go:build ignore
+
+// This generator is excluded by its build constraint.
+package main
+
+func main() {}

@@ -1,0 +1,4 @@
+// Package hidden must be skipped: it is internal.
+package hidden
+
+func Skipped() {}

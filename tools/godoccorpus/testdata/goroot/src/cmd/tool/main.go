@@ -1,0 +1,4 @@
+// Command tool must be skipped: cmd/ is not library documentation.
+package main
+
+func main() {}

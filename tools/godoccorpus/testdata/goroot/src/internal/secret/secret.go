@@ -1,0 +1,4 @@
+// Package secret must be skipped: it is internal.
+package secret
+
+func Skipped() {}

@@ -1,0 +1,4 @@
+// Package dep must be skipped: it is vendored.
+package dep
+
+func Skipped() {}
