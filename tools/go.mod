@@ -12,6 +12,7 @@ require (
 	github.com/twmb/franz-go v1.22.3 // indirect
 	github.com/twmb/franz-go/pkg/kfake v0.0.0-20260918054303-01f206a7e32c // indirect
 	github.com/twmb/franz-go/pkg/kmsg v1.15.1 // indirect
+	go.mongodb.org/mongo-driver/v2 v2.10.0 // indirect
 )
 
 replace github.com/termflow/termflow/pkg => ../pkg
