@@ -17,7 +17,7 @@ func sample() *Event {
 				Fields: []FieldDelta{{Field: "_all", Docs: 1, Length: 3}}},
 			{Offset: 12, Index: "books", ID: "2", Deleted: true, Count: -1},
 		},
-		Terms: []Term{{Index: "books", Field: "_all", Term: "a", Ops: []Op{{0, 1, 3}, {1, 0, 0}}}},
+		Terms:    []Term{{Index: "books", Field: "_all", Term: "a", Ops: []Op{{0, 1, 3}, {1, 0, 0}}}},
 		Progress: []progress.Message{{Operation: "op1", Stage: progress.Indexed, Seqs: progress.Ranges{{0, 1}}}},
 	}
 }

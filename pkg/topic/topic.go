@@ -10,6 +10,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // Config names the topics. The zero value is not valid; use Defaults.
@@ -215,4 +216,15 @@ func Bind(fs flagSet, c *Config) {
 	fs.String(&c.BulkOps, "topic-bulk-ops", "TERMFLOW_TOPIC_BULK_OPS", c.BulkOps, "compacted bulk-operation state topic")
 	fs.String(&c.Progress, "topic-progress", "TERMFLOW_TOPIC_PROGRESS", c.Progress, "operation progress topic")
 	fs.String(&c.DeadLetter, "topic-dead-letter", "TERMFLOW_TOPIC_DEAD_LETTER", c.DeadLetter, "dead-letter topic for documents that cannot be indexed")
+}
+
+// EnsureAll connects with opts (pkg/kclient.Options), ensures every topic of
+// c, and disconnects. Services call it at start-up.
+func EnsureAll(ctx context.Context, c Config, opts ...kgo.Opt) error {
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		return fmt.Errorf("kafka client: %w", err)
+	}
+	defer cl.Close()
+	return Ensure(ctx, kadm.NewClient(cl), c.ReplicationFactor, c.All()...)
 }

@@ -17,8 +17,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/rs/zerolog"
-	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kgo"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/termflow/termflow/pkg/flagenv"
@@ -85,7 +83,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
-	if err := ensureTopics(ctx, cfg, log); err != nil {
+	if err := topic.EnsureAll(ctx, cfg.Topics, kclient.Options(cfg.Kafka, "persister-admin", log, nil)...); err != nil {
 		return err
 	}
 	store, err := openStore(ctx, cfg, log)
@@ -135,13 +133,4 @@ func openStore(ctx context.Context, cfg config, log zerolog.Logger) (*mongostore
 		}
 		backoff = min(2*backoff, cfg.MaxBackoff)
 	}
-}
-
-func ensureTopics(ctx context.Context, cfg config, log zerolog.Logger) error {
-	cl, err := kgo.NewClient(kclient.Options(cfg.Kafka, "persister-admin", log, nil)...)
-	if err != nil {
-		return err
-	}
-	defer cl.Close()
-	return topic.Ensure(ctx, kadm.NewClient(cl), cfg.Topics.ReplicationFactor, cfg.Topics.All()...)
 }
