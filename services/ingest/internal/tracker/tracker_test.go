@@ -149,6 +149,17 @@ func TestRestartRebuildsState(t *testing.T) {
 	)
 	waitStatus(t, r1.tr, ids[0], bulkop.Completed)
 	waitStatus(t, r1.tr, ids[1], bulkop.Persisting)
+	// Persisting is reached as soon as every seq is indexed, which may be
+	// before the failure message is applied: wait for that too, so the
+	// snapshot below is the final state.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if s, _ := r1.tr.State(ids[1]); s != nil && s.FailureCount() == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("failure of %s not applied", ids[1])
+		}
+	}
 	r1.tr.Abort(ids[2], "kafka down")
 	want := map[string]string{}
 	for _, id := range ids {
