@@ -35,6 +35,13 @@ type Options struct {
 	FS vfs.FS
 	// CacheBytes is the block cache size. The default value is 64 MiB.
 	CacheBytes int64
+	// Logger receives Pebble's own log lines. The default value is Pebble's
+	// default logger (standard error).
+	Logger pebble.Logger
+	// MemTableBytes is the size of a memtable; a full one is flushed to an
+	// sstable. The default value is 32 MiB. Tests make it small to exercise
+	// flushes and compactions.
+	MemTableBytes uint64
 }
 
 // Open opens (or creates) the store in dir.
@@ -42,10 +49,13 @@ func Open(dir string, o Options) (*Store, error) {
 	if o.CacheBytes <= 0 {
 		o.CacheBytes = 64 << 20
 	}
+	if o.MemTableBytes == 0 {
+		o.MemTableBytes = 32 << 20
+	}
 	cache := pebble.NewCache(o.CacheBytes)
 	defer cache.Unref()
 	s := &Store{}
-	opts := &pebble.Options{FS: o.FS, Cache: cache, MemTableSize: 32 << 20,
+	opts := &pebble.Options{FS: o.FS, Cache: cache, MemTableSize: o.MemTableBytes, Logger: o.Logger,
 		EventListener: &pebble.EventListener{WriteStallBegin: func(pebble.WriteStallBeginInfo) { s.stalls.Add(1) }}}
 	db, err := pebble.Open(dir, opts)
 	if err != nil {
@@ -208,10 +218,14 @@ func (s *Store) Forward(index, id string) (*Forward, error) {
 	return f, nil
 }
 
-// Batch collects the writes of one indexed batch.
+// Batch collects the writes of one indexed batch. Commit it, or Close it to
+// discard it; Close after Commit does nothing, so `defer b.Close()` is safe.
 type Batch struct {
 	b   *pebble.Batch
 	buf []byte
+	// closed is set once b went back to Pebble, which recycles it: another
+	// Batch may own it after that, so it must never be closed again.
+	closed bool
 }
 
 // NewBatch starts a batch.
@@ -244,16 +258,27 @@ func (b *Batch) SetApplied(topic string, partition int32, offset int64) {
 	_ = b.b.Set(appliedKey(topic, partition), binary.BigEndian.AppendUint64(nil, uint64(offset)), nil)
 }
 
-// Commit writes the batch durably (fsync).
+// Commit writes the batch durably (fsync) and releases it. After an error
+// the batch is still open; Close discards it.
 func (b *Batch) Commit() error {
+	if b.closed {
+		return errors.New("commit pebble batch: batch already committed or closed")
+	}
 	if err := b.b.Commit(pebble.Sync); err != nil {
 		return fmt.Errorf("commit pebble batch: %w", err)
 	}
+	b.closed = true
 	return b.b.Close()
 }
 
-// Close discards an uncommitted batch.
-func (b *Batch) Close() { _ = b.b.Close() }
+// Close discards an uncommitted batch; after Commit it does nothing.
+func (b *Batch) Close() {
+	if b.closed {
+		return
+	}
+	b.closed = true
+	_ = b.b.Close()
+}
 
 // Posting is a posting as the indexer stores it.
 type Posting struct {
