@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -70,6 +71,24 @@ func (c Config) Validate() error {
 	return nil
 }
 
+// Record size limits (max.message.bytes, which bounds a record batch as the
+// broker stores it). A poison record must reach the indexer to be
+// dead-lettered, so the documents topic takes records far larger than the
+// indexer indexes (its MaxDocumentBytes, 1 MiB by default); the dead-letter
+// topic must take such a record back with its dlq headers added; and the
+// topics the indexer and the persister produce to must take a whole producer
+// batch (franz-go caps those at ProducerBatchMaxBytes, which must stay below
+// ProducedMaxMessageBytes).
+const (
+	// DocumentsMaxMessageBytes is the documents topic's limit: 16 MiB.
+	DocumentsMaxMessageBytes = 16 << 20
+	// ProducedMaxMessageBytes is the limit of the dirty-terms, progress and
+	// dead-letter topics: 64 MiB.
+	ProducedMaxMessageBytes = 64 << 20
+	// BulkOpsMaxMessageBytes is the bulk-ops topic's limit: 10 MiB.
+	BulkOpsMaxMessageBytes = 10 << 20
+)
+
 // Spec is what a topic must be.
 type Spec struct {
 	Name       string
@@ -83,34 +102,42 @@ type Spec struct {
 	Required []string
 }
 
-// Documents is the spec of the documents topic: compacted, because it is the
-// changelog indexers rebuild from (the latest version of every key is kept).
+// DocumentsSpec is the spec of the documents topic: compacted, because it is
+// the changelog indexers rebuild from (the latest version of every key is
+// kept), and taking records up to DocumentsMaxMessageBytes.
 func (c Config) DocumentsSpec() Spec {
 	return Spec{Name: c.Documents, Partitions: int32(c.DocumentsPartitions),
-		Configs: map[string]string{"cleanup.policy": "compact", "max.message.bytes": "10485760"}, Required: []string{"cleanup.policy"}}
+		Configs:  map[string]string{"cleanup.policy": "compact", "max.message.bytes": strconv.Itoa(DocumentsMaxMessageBytes)},
+		Required: []string{"cleanup.policy"}}
 }
 
 // DirtyTermsSpec is the spec of the dirty-terms topic: one partition (one
 // total order for the single persister), zstd-compressed.
 func (c Config) DirtyTermsSpec() Spec {
 	return Spec{Name: c.DirtyTerms, Partitions: 1, ExactPartitions: true,
-		Configs: map[string]string{"compression.type": "zstd", "max.message.bytes": "67108864"}}
+		Configs: map[string]string{"compression.type": "zstd", "max.message.bytes": strconv.Itoa(ProducedMaxMessageBytes)}}
 }
 
 // BulkOpsSpec is the spec of the compacted bulk-operation state topic.
 func (c Config) BulkOpsSpec() Spec {
 	return Spec{Name: c.BulkOps, Partitions: 1, ExactPartitions: true,
-		Configs: map[string]string{"cleanup.policy": "compact", "max.message.bytes": "10485760"}, Required: []string{"cleanup.policy"}}
+		Configs:  map[string]string{"cleanup.policy": "compact", "max.message.bytes": strconv.Itoa(BulkOpsMaxMessageBytes)},
+		Required: []string{"cleanup.policy"}}
 }
 
-// ProgressSpec is the spec of the progress topic.
+// ProgressSpec is the spec of the progress topic. Its records are small, but
+// a producer batch of them must not trip the broker's 1 MiB default.
 func (c Config) ProgressSpec() Spec {
-	return Spec{Name: c.Progress, Partitions: 1, Configs: map[string]string{"compression.type": "zstd"}}
+	return Spec{Name: c.Progress, Partitions: 1,
+		Configs: map[string]string{"compression.type": "zstd", "max.message.bytes": strconv.Itoa(ProducedMaxMessageBytes)}}
 }
 
-// DeadLetterSpec is the spec of the documents dead-letter topic.
+// DeadLetterSpec is the spec of the documents dead-letter topic: it takes
+// any documents-topic record back with the dlq headers added, several to a
+// producer batch.
 func (c Config) DeadLetterSpec() Spec {
-	return Spec{Name: c.DeadLetter, Partitions: 1, Configs: map[string]string{"max.message.bytes": "10485760"}}
+	return Spec{Name: c.DeadLetter, Partitions: 1,
+		Configs: map[string]string{"max.message.bytes": strconv.Itoa(ProducedMaxMessageBytes)}}
 }
 
 // All returns every topic's spec.
