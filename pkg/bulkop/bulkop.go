@@ -64,6 +64,11 @@ func (s Status) Reached(target Status) bool { return s.rank() >= target.rank() }
 // failures are counted but not described.
 const MaxFailures = 1000
 
+// NoLocation is the Partition and Offset of a Failure that did not come
+// from a record of the documents topic (for example a document Kafka did
+// not acknowledge, or a failed seq reported without a reason).
+const NoLocation = -1
+
 // Failure describes one failed document.
 type Failure = progress.Failure
 
@@ -78,6 +83,7 @@ type State struct {
 	updatedAt   time.Time
 	completedAt time.Time
 	abortReason string
+	accepted    bool
 
 	indexed, persisted, failed bitmap
 	failures                   []Failure
@@ -95,7 +101,9 @@ type State struct {
 }
 
 // New returns the state of a new operation of total documents (at least
-// one) cut into batches of batchSize, created at now.
+// one) cut into batches of batchSize, created at now. It is not accepted
+// yet: it cannot become completed, partially completed or failed (other
+// than by Abort) before Accept.
 func New(id, index string, total, batchSize int, now time.Time) (*State, error) {
 	if total < 1 {
 		return nil, errors.New("an operation needs at least one document")
@@ -147,6 +155,10 @@ func (s *State) Failures() []Failure { return s.failures }
 // AbortReason is why the operation was aborted, or "".
 func (s *State) AbortReason() string { return s.abortReason }
 
+// Accepted reports whether Kafka acknowledged every document of the
+// operation's request (see Accept).
+func (s *State) Accepted() bool { return s.accepted }
+
 // CallbackURL is the URL notified on completion, or "".
 func (s *State) CallbackURL() string { return s.callbackURL }
 
@@ -163,14 +175,15 @@ func (s *State) UpdatedAt() time.Time { return s.updatedAt }
 // zero time.
 func (s *State) CompletedAt() time.Time { return s.completedAt }
 
-// Status derives the status from the bitmaps.
+// Status derives the status from the bitmaps. An operation that is not
+// accepted stays at most Persisting unless it is aborted.
 func (s *State) Status() Status {
 	switch {
 	case s.abortReason != "":
 		return Failed
 	case s.doneIndexed < s.total:
 		return Indexing
-	case s.donePersisted < s.total:
+	case s.donePersisted < s.total || !s.accepted:
 		return Persisting
 	case s.failureCount == 0:
 		return Completed
@@ -212,7 +225,7 @@ func (s *State) Apply(m progress.Message, now time.Time) (changed bool, err erro
 			}
 			f, ok := reasons[n]
 			if !ok {
-				f = Failure{Seq: n, Reason: "unknown reason"}
+				f = Failure{Seq: n, Reason: "unknown reason", Partition: NoLocation, Offset: NoLocation}
 			}
 			if len(s.failures) < MaxFailures {
 				s.failures = append(s.failures, f)
@@ -235,6 +248,20 @@ func (s *State) Apply(m progress.Message, now time.Time) (changed bool, err erro
 		err = fmt.Errorf("operation %s: %d seqs outside [0, %d)", s.id, bad, s.total)
 	}
 	return changed, err
+}
+
+// Accept records that Kafka acknowledged every document of the operation's
+// request, which the client is told (202) only after this state is
+// published. It reports whether that changed the state. An operation that
+// was never accepted did not get its 202: the tracker fails it when it finds
+// it after a restart.
+func (s *State) Accept(now time.Time) bool {
+	if s.accepted {
+		return false
+	}
+	s.accepted = true
+	s.touch(now)
+	return true
 }
 
 // Abort marks the operation failed for reason (for example because its
@@ -369,14 +396,15 @@ type View struct {
 	TotalDocuments   int        `json:"totalDocuments"`
 	CreatedAt        time.Time  `json:"createdAt"`
 	UpdatedAt        time.Time  `json:"updatedAt"`
-	CompletedAt      *time.Time `json:"completedAt"` // null until the operation is terminal
+	CompletedAt      *time.Time `json:"completedAt"`           // null until the operation is terminal
+	AbortReason      string     `json:"abortReason,omitempty"` // why an aborted operation failed
 }
 
 // View returns the API view of the operation.
 func (s *State) View() View {
 	v := View{ID: s.id, Index: s.index, Status: s.Status(), TotalBatches: s.TotalBatches(),
 		IndexedBatches: s.indexedB, PersistedBatches: s.persistedB, FailedBatches: s.failedB,
-		TotalDocuments: s.total, CreatedAt: s.createdAt, UpdatedAt: s.updatedAt}
+		TotalDocuments: s.total, CreatedAt: s.createdAt, UpdatedAt: s.updatedAt, AbortReason: s.abortReason}
 	if !s.completedAt.IsZero() {
 		t := s.completedAt
 		v.CompletedAt = &t

@@ -123,6 +123,7 @@ func TestTransitions(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s, _ := New("op", "books", 10, 4, t0)
+			s.Accept(t0)
 			for i, m := range tt.steps {
 				changed, err := s.Apply(m, t0.Add(time.Duration(i+1)*time.Second))
 				if err != nil || !changed {
@@ -171,6 +172,61 @@ func TestAbort(t *testing.T) {
 	}
 }
 
+func TestAccept(t *testing.T) {
+	// Every document persisted before the request was acknowledged: not
+	// completed until Accept.
+	s, _ := New("op", "books", 3, 2, t0)
+	s.Apply(msg(progress.Persisted, 0, 1, 2), t0.Add(time.Second))
+	if s.Status() != Persisting || !s.CompletedAt().IsZero() || s.Accepted() {
+		t.Fatalf("before accept: %+v", countsOf(s))
+	}
+	if !s.Accept(t0.Add(2*time.Second)) || s.Accept(t0.Add(time.Hour)) {
+		t.Fatal("accept should change the state once")
+	}
+	if s.Status() != Completed || s.CompletedAt() != t0.Add(2*time.Second) || !s.Accepted() {
+		t.Fatalf("after accept: %+v", countsOf(s))
+	}
+
+	// Every document failed: failed only once accepted.
+	f, _ := New("op", "books", 2, 2, t0)
+	f.Apply(failMsg(0, 1), t0)
+	if f.Status() != Persisting {
+		t.Fatalf("all failed, not accepted: %s", f.Status())
+	}
+	f.Accept(t0)
+	if f.Status() != Failed {
+		t.Fatalf("all failed, accepted: %s", f.Status())
+	}
+
+	// An abort fails an operation whether or not it was accepted.
+	a, _ := New("op", "books", 2, 2, t0)
+	a.Abort("ingest restarted", t0)
+	if a.Status() != Failed || a.View().AbortReason != "ingest restarted" {
+		t.Fatalf("aborted: %+v", a.View())
+	}
+
+	// The marker survives JSON; a state written before the field existed
+	// reads as accepted.
+	for _, accepted := range []bool{false, true} {
+		s, _ := New(NewID(t0), "books", 1, 1, t0)
+		if accepted {
+			s.Accept(t0)
+		}
+		b, _ := json.Marshal(s)
+		if want := fmt.Sprintf(`"accepted":%v`, accepted); !strings.Contains(string(b), want) {
+			t.Fatalf("%s lacks %s", b, want)
+		}
+		var got State
+		if err := json.Unmarshal(b, &got); err != nil || got.Accepted() != accepted {
+			t.Fatalf("accepted=%v: got %v, %v", accepted, got.Accepted(), err)
+		}
+		legacy := strings.Replace(string(b), fmt.Sprintf(`"accepted":%v,`, accepted), "", 1)
+		if err := json.Unmarshal([]byte(legacy), &got); err != nil || !got.Accepted() {
+			t.Fatalf("legacy %s: accepted %v, %v", legacy, got.Accepted(), err)
+		}
+	}
+}
+
 func TestApplyOutOfRange(t *testing.T) {
 	s, _ := New("op", "books", 3, 2, t0)
 	changed, err := s.Apply(msg(progress.Indexed, 1, 2, 3, 7), t0)
@@ -195,6 +251,12 @@ func TestFailureRecordsCapped(t *testing.T) {
 	if s.FailureCount() != 1201 {
 		t.Fatalf("count %d", s.FailureCount())
 	}
+	// A failed seq without a reason has no location on the documents topic.
+	u, _ := New("op", "books", 2, 2, t0)
+	u.Apply(msg(progress.Failed, 1), t0)
+	if want := (Failure{Seq: 1, Reason: "unknown reason", Partition: NoLocation, Offset: NoLocation}); len(u.Failures()) != 1 || u.Failures()[0] != want {
+		t.Fatalf("failures %+v", u.Failures())
+	}
 }
 
 // holder is the single writer's view of a state: one mutex around it.
@@ -212,6 +274,7 @@ func (h *holder) apply(m progress.Message) {
 func TestConcurrentCompletions(t *testing.T) {
 	const total, batch, workers = 1000, 7, 16
 	s, _ := New("op", "books", total, batch, t0)
+	s.Accept(t0)
 	h := &holder{s: s}
 	failed := map[int]bool{13: true, 500: true, 501: true, 999: true}
 	var wg sync.WaitGroup
@@ -251,6 +314,7 @@ func TestConcurrentCompletions(t *testing.T) {
 func TestJSONRoundTrip(t *testing.T) {
 	s, _ := New(NewID(t0), "books", 21, 4, t0)
 	s.SetCallbackURL("http://example.com/hook")
+	s.Accept(t0)
 	s.Apply(msg(progress.Indexed, span(0, 21)...), t0.Add(time.Second))
 	s.Apply(msg(progress.Persisted, span(0, 12)...), t0.Add(2*time.Second))
 	s.Apply(failMsg(20), t0.Add(3*time.Second))
@@ -318,6 +382,7 @@ func TestSchema(t *testing.T) {
 	fresh, _ := New(NewID(t0), "books", 3, 2, t0)
 	done, _ := New(NewID(t0), "books", 3, 2, t0)
 	done.SetCallbackURL("https://example.com/done")
+	done.Accept(t0)
 	done.Apply(msg(progress.Persisted, 0, 1), t0)
 	done.Apply(failMsg(2), t0)
 	aborted, _ := New(NewID(t0), "books", 3, 2, t0)

@@ -57,22 +57,25 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
 	apiCfg := api.Config{DocumentsTopic: cfg.Topics.Documents, BatchSize: cfg.BatchSize, MaxBodyBytes: cfg.MaxBodyBytes,
-		MaxDocumentBytes: cfg.MaxDocumentBytes, ProduceTimeout: cfg.ProduceTimeout, MaxBufferedRecords: cfg.MaxBufferedRecords}
+		MaxDocumentBytes: cfg.MaxDocumentBytes, ProduceTimeout: cfg.ProduceTimeout,
+		MaxBufferedRecords: cfg.MaxBufferedRecords, MaxBufferedBytes: cfg.MaxBufferedBytes}
 	trCfg := tracker.Defaults()
 	trCfg.BulkOps, trCfg.Progress, trCfg.Group = cfg.Topics.BulkOps, cfg.Topics.Progress, cfg.Group
 
-	// One producer for documents and operation states; it also serves the
-	// admin requests.
-	producer, err := kgo.NewClient(append(kclient.Options(cfg.Kafka, "ingest", log, reg), api.ProducerOpts(apiCfg)...)...)
+	// Two producers, both idempotent with acks=all. The documents producer's
+	// buffer is the API's in-flight limit, so that a full buffer means 429;
+	// operation states go through the other one, which also serves the admin
+	// requests, so they never wait behind documents.
+	producer, err := kgo.NewClient(append(kclient.Options(cfg.Kafka, "ingest", log, reg), kgo.RequiredAcks(kgo.AllISRAcks()))...)
 	if err != nil {
 		return fmt.Errorf("kafka producer: %w", err)
 	}
-	defer func() {
-		flush, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = producer.Flush(flush)
-		producer.Close()
-	}()
+	defer producer.Close()
+	docProducer, err := kgo.NewClient(append(kclient.Options(cfg.Kafka, "ingest_documents", log, reg), api.ProducerOpts(apiCfg)...)...)
+	if err != nil {
+		return fmt.Errorf("kafka documents producer: %w", err)
+	}
+	defer docProducer.Close()
 	adm := kadm.NewClient(producer)
 	ensureCtx, cancel := context.WithTimeout(ctx, time.Minute)
 	// WithAuthorizedOps makes kadm bypass franz-go's metadata cache: without
@@ -100,12 +103,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	}()
 
 	tr := tracker.New(trCfg, producer, consumer, adm, kclient.Options(cfg.Kafka, "ingest", log, nil), log, reg)
-	a := api.New(apiCfg, producer, tr, store, log, reg)
+	a := api.New(apiCfg, docProducer, tr, store, log, reg)
 	mux := http.NewServeMux()
 	a.Register(mux)
 	opsserver.Register(mux, reg, func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
+		if err := a.Accepting(); err != nil {
+			return err
+		}
 		if err := tr.Ready(); err != nil {
 			return err
 		}
@@ -123,17 +129,61 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	}
 	log.Info().Str("addr", ln.Addr().String()).Msg("listening")
 
-	// Shutdown order. On cancel both goroutines stop together: the HTTP
-	// server stops accepting and drains in-flight requests (up to 10s; a
-	// bulk request still producing keeps using the tracker and the
-	// producer), and the tracker makes a last publish of changed states and
-	// commits the progress it covers. Only then do the deferred closes run,
-	// in reverse: MongoDB (searches are done), the progress consumer (it
-	// leaves the group after the final commit), and the producer last,
-	// flushed, because both the API and the tracker write through it.
+	// Long polls (GET /bulk-operations/{id}?wait=) end with this context,
+	// answering the state they have; write requests do not depend on it.
+	reqCtx, endRequests := context.WithCancel(context.Background())
+	defer endRequests()
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second,
+		BaseContext: func(net.Listener) context.Context { return reqCtx }}
+
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return opsserver.Serve(gctx, ln, mux) })
-	g.Go(func() error { return tr.Run(gctx) })
+	g.Go(func() error {
+		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("serve http: %w", err)
+		}
+		return nil
+	})
+	g.Go(func() error { return tr.Run(context.Background()) }) // ended by tr.Stop below
+	g.Go(func() error {
+		<-gctx.Done() // a signal, or the server or the tracker failed
+		log.Info().Dur("timeout", cfg.ShutdownTimeout).Msg("shutting down")
+		sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+		defer cancel()
+		// Shutdown order, all within the shutdown timeout:
+		//  1. New write requests get 503 (and /readyz fails); the ones in
+		//     hand finish: each is answered 202 once Kafka acknowledged its
+		//     documents and its accepted state, or 503 with its operation
+		//     aborted. Reads are still served meanwhile.
+		//  2. Long polls return, the listener closes, remaining reads finish.
+		//  3. The documents producer is flushed (normally already empty).
+		//  4. The tracker publishes the states that changed last (aborts of
+		//     step 1 among them) and commits the progress they cover; it
+		//     writes through the state producer, so that is flushed after.
+		// Then the deferred closes run, in reverse: MongoDB, the progress
+		// consumer (leaving the group after the final commit), the documents
+		// producer and the state producer. A request still in hand when the
+		// timeout passes is cut; its operation was never accepted, so the
+		// next start fails it.
+		var errs []error
+		if err := a.Drain(sctx); err != nil {
+			errs = append(errs, err)
+		}
+		endRequests()
+		if err := srv.Shutdown(sctx); err != nil {
+			errs = append(errs, fmt.Errorf("shut down http server: %w", err))
+			srv.Close()
+		}
+		if err := docProducer.Flush(sctx); err != nil {
+			errs = append(errs, fmt.Errorf("flush documents producer: %w", err))
+		}
+		if err := tr.Stop(sctx); err != nil {
+			errs = append(errs, err)
+		}
+		if err := producer.Flush(sctx); err != nil {
+			errs = append(errs, fmt.Errorf("flush state producer: %w", err))
+		}
+		return errors.Join(errs...)
+	})
 	err = g.Wait()
 	log.Info().Err(err).Msg("stopped")
 	return err

@@ -1,12 +1,16 @@
-// Package api is ingest's HTTP API: bulk indexing, bulk-operation status
-// and search. Every error is JSON {"error": "..."}.
+// Package api is ingest's HTTP API: bulk indexing, single-document
+// replacement and deletion, bulk-operation status and search. Every error
+// is JSON {"error": "..."}.
 package api
 
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -40,41 +44,53 @@ type Config struct {
 	// default value is 30s.
 	ProduceTimeout time.Duration
 	// MaxBufferedRecords is the number of documents in flight to Kafka
-	// across requests; a request that does not fit gets 429. A request larger
-	// than this waits for the producer to drain. The default value is 100000.
+	// across requests (the documents producer's buffer); a request that does
+	// not fit gets 429. A request larger than this is produced alone, once
+	// nothing else is in flight. The default value is 100000.
 	MaxBufferedRecords int
+	// MaxBufferedBytes is the same limit in bytes of records (key, value and
+	// headers). The default value is 256 MiB.
+	MaxBufferedBytes int
 }
 
 // Defaults returns the default configuration.
 func Defaults() Config {
 	return Config{DocumentsTopic: "termflow.documents", BatchSize: 150, MaxBodyBytes: 64 << 20,
-		MaxDocumentBytes: 1 << 20, ProduceTimeout: 30 * time.Second, MaxBufferedRecords: 100000}
+		MaxDocumentBytes: 1 << 20, ProduceTimeout: 30 * time.Second, MaxBufferedRecords: 100000,
+		MaxBufferedBytes: 256 << 20}
 }
 
-// ProducerOpts are the producer options the API relies on: idempotent
-// (franz-go's default), acks=all, murmur2 sticky-key partitioning like the
-// Java client and kcat, a short linger, and a buffer as large as the
-// in-flight limit.
+// ProducerOpts are the options of the documents producer, the client given
+// to New, which nothing else may produce through: idempotent (franz-go's
+// default), acks=all, murmur2 sticky-key partitioning like the Java client
+// and kcat, a short linger, and a buffer exactly as large as the in-flight
+// limits, so that a full buffer (kgo.ErrMaxBuffered) means 429.
 func ProducerOpts(cfg Config) []kgo.Opt {
 	return []kgo.Opt{
 		kgo.RequiredAcks(kgo.AllISRAcks()),
 		kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)),
 		kgo.ProducerLinger(5 * time.Millisecond),
-		kgo.MaxBufferedRecords(cfg.MaxBufferedRecords + 10000), // room for state records
+		kgo.MaxBufferedRecords(cfg.MaxBufferedRecords),
+		kgo.MaxBufferedBytes(cfg.MaxBufferedBytes),
 		kgo.ProducerBatchMaxBytes(8 << 20),
 	}
 }
 
 // API serves the HTTP endpoints.
 type API struct {
-	cfg      Config
-	producer *kgo.Client
-	tracker  *tracker.Tracker
-	store    Store
-	log      zerolog.Logger
-	inflight *semaphore.Weighted
-	now      func() time.Time
-	m        metrics
+	cfg       Config
+	producer  *kgo.Client // documents only
+	tracker   *tracker.Tracker
+	store     Store
+	log       zerolog.Logger
+	inflight  *semaphore.Weighted // documents in flight to Kafka
+	inflightB *semaphore.Weighted // their bytes
+	now       func() time.Time
+	m         metrics
+
+	drainMu  sync.Mutex
+	draining bool
+	writes   sync.WaitGroup // write requests in hand, until their records' outcomes are known
 }
 
 type metrics struct {
@@ -86,10 +102,11 @@ type metrics struct {
 // New returns the API.
 func New(cfg Config, producer *kgo.Client, tr *tracker.Tracker, store Store, log zerolog.Logger, reg prometheus.Registerer) *API {
 	a := &API{cfg: cfg, producer: producer, tracker: tr, store: store, log: log,
-		inflight: semaphore.NewWeighted(int64(cfg.MaxBufferedRecords)), now: time.Now}
+		inflight: semaphore.NewWeighted(int64(cfg.MaxBufferedRecords)), inflightB: semaphore.NewWeighted(int64(cfg.MaxBufferedBytes)),
+		now: time.Now}
 	a.m = metrics{
 		accepted: prometheus.NewCounter(prometheus.CounterOpts{Name: "termflow_ingest_documents_accepted_total",
-			Help: "Documents acknowledged by Kafka and answered 202."}),
+			Help: "Documents (and deletes) acknowledged by Kafka and answered 202."}),
 		rejected: prometheus.NewCounter(prometheus.CounterOpts{Name: "termflow_ingest_documents_rejected_total",
 			Help: "Invalid documents in requests answered 400."}),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "termflow_ingest_requests_total",
@@ -106,6 +123,8 @@ func New(cfg Config, producer *kgo.Client, tr *tracker.Tracker, store Store, log
 // Register adds the API's routes to mux.
 func (a *API) Register(mux *http.ServeMux) {
 	a.handle(mux, "POST /bulk-indexing/{index}", a.bulk)
+	a.handle(mux, "PUT /indexes/{index}/documents/{id}", a.putDocument)
+	a.handle(mux, "DELETE /indexes/{index}/documents/{id}", a.deleteDocument)
 	a.handle(mux, "GET /bulk-operations", a.listOperations)
 	a.handle(mux, "GET /bulk-operations/{id}", a.operation)
 	a.handle(mux, "GET /bulk-operations/{id}/errors", a.operationErrors)
@@ -113,6 +132,64 @@ func (a *API) Register(mux *http.ServeMux) {
 	a.handle(mux, "GET /indexes/{index}/search", a.search)
 	a.handle(mux, "GET /indexes/{index}/terms/{field}/{term}", a.termStats)
 	a.handle(mux, "GET /indexes/{index}/analyze", a.analyze)
+}
+
+// errDraining answers write requests once Drain started.
+var errDraining = errors.New("shutting down")
+
+// Accepting reports nil while write requests are taken, and why not once
+// Drain started.
+func (a *API) Accepting() error {
+	a.drainMu.Lock()
+	defer a.drainMu.Unlock()
+	if a.draining {
+		return errDraining
+	}
+	return nil
+}
+
+// Drain makes every new write request (bulk, PUT, DELETE) answer 503 with
+// Retry-After, and waits until the ones in hand are finished: answered, and
+// the outcome of each of their records known (a request answered 503 after
+// the produce timeout may still have records in flight). It returns ctx's
+// error if that takes longer than ctx.
+func (a *API) Drain(ctx context.Context) error {
+	a.drainMu.Lock()
+	a.draining = true
+	a.drainMu.Unlock()
+	done := make(chan struct{})
+	go func() {
+		a.writes.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("drain write requests: %w", ctx.Err())
+	}
+}
+
+// admit registers a write request, or answers 503 when the API is draining
+// or the operation state is not rebuilt yet. done must be called when the
+// request is finished (see Drain).
+func (a *API) admit(w http.ResponseWriter) (done func(), ok bool) {
+	a.drainMu.Lock()
+	if a.draining {
+		a.drainMu.Unlock()
+		w.Header().Set("Retry-After", "5")
+		writeError(w, http.StatusServiceUnavailable, "shutting down; retry on another instance or later")
+		return nil, false
+	}
+	a.writes.Add(1)
+	a.drainMu.Unlock()
+	if err := a.tracker.Ready(); err != nil {
+		a.writes.Done()
+		w.Header().Set("Retry-After", "5")
+		writeError(w, http.StatusServiceUnavailable, "not ready: "+err.Error())
+		return nil, false
+	}
+	return sync.OnceFunc(a.writes.Done), true
 }
 
 // handle registers h under pattern, counted and timed with the pattern as

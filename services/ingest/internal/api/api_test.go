@@ -60,13 +60,18 @@ func (fakeStore) TermStats(_ context.Context, index, field, term string) (mongos
 }
 
 type env struct {
-	cluster *kfake.Cluster
-	topics  topic.Config
-	api     *API
-	tracker *tracker.Tracker
-	srv     *httptest.Server
-	reg     *prometheus.Registry
-	seeds   []string
+	cluster  *kfake.Cluster
+	topics   topic.Config
+	api      *API
+	tracker  *tracker.Tracker
+	trCfg    tracker.Config
+	srv      *httptest.Server
+	reg      *prometheus.Registry
+	seeds    []string
+	producer *kgo.Client // states (the API has its own for documents)
+	// stopTracker stops the tracker and closes its consumer, as a stopping
+	// process does.
+	stopTracker func()
 }
 
 func newEnv(t *testing.T, edit func(*Config)) *env {
@@ -88,7 +93,14 @@ func newEnv(t *testing.T, edit func(*Config)) *env {
 	if edit != nil {
 		edit(&cfg)
 	}
-	producer, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(seeds...)}, ProducerOpts(cfg)...)...)
+	// Two producers, as in main: one for the documents, one for operation
+	// states (and admin requests).
+	docs, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(seeds...)}, ProducerOpts(cfg)...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(docs.Close)
+	producer, err := kgo.NewClient(kgo.SeedBrokers(seeds...))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,32 +114,51 @@ func newEnv(t *testing.T, edit func(*Config)) *env {
 	tcfg := tracker.Defaults()
 	tcfg.PollInterval = 100 * time.Millisecond
 	tcfg.PublishTimeout = time.Second
-	consumer, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(seeds...)}, tracker.ConsumerOpts(tcfg)...)...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(consumer.Close)
 	reg := prometheus.NewRegistry()
 	log := zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)
-	tr := tracker.New(tcfg, producer, consumer, adm, []kgo.Opt{kgo.SeedBrokers(seeds...)}, log, reg)
-	runCtx, stop := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- tr.Run(runCtx) }()
-	t.Cleanup(func() {
-		stop()
-		if err := <-done; err != nil {
-			t.Errorf("tracker: %v", err)
-		}
-	})
-	for tr.Ready() != nil {
-		time.Sleep(5 * time.Millisecond)
-	}
-	a := New(cfg, producer, tr, fakeStore{}, log, reg)
+	e := &env{cluster: c, topics: tc, trCfg: tcfg, reg: reg, seeds: seeds, producer: producer}
+	tr, stopTracker := e.startTracker(t, reg)
+	e.stopTracker = stopTracker
+	a := New(cfg, docs, tr, fakeStore{}, log, reg)
 	mux := http.NewServeMux()
 	a.Register(mux)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
-	return &env{cluster: c, topics: tc, api: a, tracker: tr, srv: srv, reg: reg, seeds: seeds}
+	e.api, e.tracker, e.srv = a, tr, srv
+	return e
+}
+
+// startTracker runs a tracker, as a starting ingest process does, and
+// waits until it is ready. stop stops it and closes its consumer (leaving
+// the group).
+func (e *env) startTracker(t *testing.T, reg prometheus.Registerer) (tr *tracker.Tracker, stop func()) {
+	t.Helper()
+	consumer, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(e.seeds...)}, tracker.ConsumerOpts(e.trCfg)...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(consumer.Close)
+	log := zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)
+	tr = tracker.New(e.trCfg, e.producer, consumer, kadm.NewClient(e.producer), []kgo.Opt{kgo.SeedBrokers(e.seeds...)}, log, reg)
+	runCtx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- tr.Run(runCtx) }()
+	stop = sync.OnceFunc(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("tracker: %v", err)
+		}
+		consumer.Close()
+	})
+	t.Cleanup(stop)
+	deadline := time.Now().Add(10 * time.Second)
+	for tr.Ready() != nil {
+		if time.Now().After(deadline) {
+			t.Fatal("tracker not ready")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return tr, stop
 }
 
 type response struct {
@@ -437,11 +468,11 @@ func TestOperationLifecycle(t *testing.T) {
 		t.Fatalf("partial %+v", pv)
 	}
 	r := e.do(t, "GET", "/bulk-operations/"+partial.OperationID+"/errors", "", "")
-	if want := `{"errors":[{"seq":3,"id":"4","reason":"poison","partition":1,"offset":9}]}`; r.code != 200 || strings.TrimSpace(r.body) != want {
+	if want := `{"errors":[{"seq":3,"id":"4","reason":"poison","partition":1,"offset":9}],"failureCount":1}`; r.code != 200 || strings.TrimSpace(r.body) != want {
 		t.Fatalf("errors %d %s", r.code, r.body)
 	}
 	r = e.do(t, "GET", path+"/errors", "", "")
-	if r.code != 200 || strings.TrimSpace(r.body) != `{"errors":[]}` {
+	if r.code != 200 || strings.TrimSpace(r.body) != `{"errors":[],"failureCount":0}` {
 		t.Fatalf("errors %d %s", r.code, r.body)
 	}
 
@@ -607,7 +638,7 @@ func TestTooManyInFlight(t *testing.T) {
 	}
 }
 
-func TestCheckDocument(t *testing.T) {
+func TestCheckItem(t *testing.T) {
 	tests := []struct{ in, id, err string }{
 		{`{"id":"x"}`, "x", ""},
 		{`{"id":-1.5e3}`, "-1.5e3", ""},
@@ -620,17 +651,66 @@ func TestCheckDocument(t *testing.T) {
 		{`{"a":[{"x":1},{"x":2}],"id":1}`, "1", ""},
 		{`{"id":1}}`, "", "trailing data"},
 		{strings.Repeat(`{"a":`, 1100) + "1" + strings.Repeat("}", 1100), "", "nested deeper"},
+		// Deletes: only "id" and "_delete": true.
+		{`{"id":"x","_delete":true}`, "x (delete)", ""},
+		{`{"_delete" : true, "id": 7}`, "7 (delete)", ""},
+		{`{"id":"x","_delete":false}`, "", `"_delete" must be true`},
+		{`{"id":"x","_delete":"yes"}`, "", `"_delete" must be true`},
+		{`{"id":"x","_delete":true,"title":"t"}`, "", `a delete ("_delete": true) takes only "id", found "title"`},
+		{`{"_delete":true}`, "", `missing "id"`},
+		{`{"id":"x","a":{"_delete":true}}`, "x", ""}, // only the top level marks a delete
 	}
 	for _, tt := range tests {
-		id, err := checkDocument([]byte(tt.in), 1<<20)
+		it, err := checkItem([]byte(tt.in), 1<<20)
 		if tt.err != "" {
 			if err == nil || !strings.Contains(err.Error(), tt.err) {
 				t.Errorf("%.40s: err %v, want %q", tt.in, err, tt.err)
 			}
 			continue
 		}
-		if err != nil || id != tt.id {
-			t.Errorf("%s: id %q err %v", tt.in, id, err)
+		got := it.id
+		if it.src == nil {
+			got += " (delete)"
+		} else if string(it.src) != tt.in {
+			t.Errorf("%s: source %s", tt.in, it.src)
+		}
+		if err != nil || got != tt.id {
+			t.Errorf("%s: id %q err %v", tt.in, got, err)
+		}
+	}
+}
+
+func TestCheckReplacement(t *testing.T) {
+	tests := []struct{ in, id, want, err string }{
+		{`{"id":"x","t":1}`, "x", `{"id":"x","t":1}`, ""},
+		{`{"id":42}`, "42", `{"id":42}`, ""},
+		{`{"t":1}`, "x", `{"id":"x","t":1}`, ""},
+		{`{ "t" : [1] }`, "a/<b>", `{"id":"a/<b>","t" : [1] }`, ""},
+		{`{}`, "x", `{"id":"x"}`, ""},
+		{` { } `, "é", `{"id":"é"}`, ""},
+		{`{"id":"y"}`, "x", "", `"id" "y" in the body differs from the document id "x" in the path`},
+		{`{"id":4.2e1}`, "42", "", `differs`},
+		{`{"id":null}`, "x", "", "string or a number"},
+		{`{"_delete":true}`, "x", "", `"_delete" is not allowed in a document: DELETE the document instead`},
+		{`[1]`, "x", "", "must be a JSON object"},
+		{`{"t":1,"t":2}`, "x", "", `duplicate key "t"`},
+		{``, "x", "", "empty body"},
+		{`{"t":"` + strings.Repeat("a", 40) + `"}`, "x", "", "with its id is over the 50-byte limit"},
+	}
+	for _, tt := range tests {
+		got, err := checkReplacement([]byte(strings.TrimSpace(tt.in)), tt.id, 50)
+		if tt.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.err) {
+				t.Errorf("%s: err %v, want %q", tt.in, err, tt.err)
+			}
+			continue
+		}
+		if err != nil || string(got) != tt.want {
+			t.Errorf("%s: got %s, %v; want %s", tt.in, got, err, tt.want)
+			continue
+		}
+		if _, err := checkItem(got, 50); err != nil {
+			t.Errorf("%s: stored document %s invalid: %v", tt.in, got, err)
 		}
 	}
 }

@@ -9,6 +9,8 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"sync"
+	"sync/atomic"
 	"unicode/utf8"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -30,33 +32,38 @@ type itemError struct {
 	Error string `json:"error"`
 }
 
-// doc is one valid document of a request.
-type doc struct {
+// item is one valid entry of a request: a document to index or replace,
+// or (src nil) a delete.
+type item struct {
 	id  string
 	src json.RawMessage
 }
 
 // parsed is a request body taken apart.
 type parsed struct {
-	docs    []doc
+	items   []item
+	deletes int         // items that are deletes
 	invalid int         // invalid documents
-	items   []itemError // the first maxItems of them
+	errs    []itemError // the first maxItems of them
 }
 
 func (p *parsed) reject(line int, err error) {
 	p.invalid++
-	if len(p.items) < maxItems {
-		p.items = append(p.items, itemError{Line: line, Error: err.Error()})
+	if len(p.errs) < maxItems {
+		p.errs = append(p.errs, itemError{Line: line, Error: err.Error()})
 	}
 }
 
 func (p *parsed) add(line int, raw []byte, maxBytes int) {
-	id, err := checkDocument(raw, maxBytes)
+	it, err := checkItem(raw, maxBytes)
 	if err != nil {
 		p.reject(line, err)
 		return
 	}
-	p.docs = append(p.docs, doc{id: id, src: raw})
+	if it.src == nil {
+		p.deletes++
+	}
+	p.items = append(p.items, it)
 }
 
 // parseNDJSON reads one document per line; blank lines are skipped.
@@ -108,37 +115,73 @@ func parseArray(body []byte, maxBytes int) (parsed, error) {
 	return p, nil
 }
 
-// checkDocument validates one document and returns its id: valid UTF-8
-// JSON, one object with no duplicate keys at any level, nothing after it,
-// and an "id" that is a string or a number (document.ParseID).
-func checkDocument(raw []byte, maxBytes int) (string, error) {
+// deleteKey marks a delete in a bulk request: {"id": "42", "_delete": true}.
+const deleteKey = "_delete"
+
+// topLevel is what checkObject reports of a document's top-level object.
+type topLevel struct {
+	id    []byte   // raw value of "id", nil if absent
+	del   []byte   // raw value of "_delete", nil if absent
+	other []string // the other member names, in order
+}
+
+// checkObject validates one document: at most maxBytes of valid UTF-8
+// JSON, one object with no duplicate keys at any level and nesting at most
+// maxDepth, nothing after it. It reports the top-level members.
+func checkObject(raw []byte, maxBytes int) (topLevel, error) {
+	var top topLevel
 	if len(raw) > maxBytes {
-		return "", fmt.Errorf("document of %d bytes is over the %d-byte limit", len(raw), maxBytes)
+		return top, fmt.Errorf("document of %d bytes is over the %d-byte limit", len(raw), maxBytes)
 	}
 	if !utf8.Valid(raw) {
-		return "", errors.New("document is not valid UTF-8")
+		return top, errors.New("document is not valid UTF-8")
 	}
 	if len(raw) == 0 || raw[0] != '{' {
-		return "", errors.New("document must be a JSON object")
+		return top, errors.New("document must be a JSON object")
 	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
-	var idRaw []byte
-	if err := walk(dec, raw, 0, &idRaw); err != nil {
-		return "", err
+	if err := walk(dec, raw, 0, &top); err != nil {
+		return top, err
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return "", errors.New("invalid JSON: trailing data after the document")
+		return top, errors.New("invalid JSON: trailing data after the document")
 	}
-	if idRaw == nil {
-		return "", errors.New(`missing "id"`)
+	return top, nil
+}
+
+// checkItem validates one entry of a bulk request: a document with an
+// "id" that is a string or a number (document.ParseID), or a delete,
+// {"id": ..., "_delete": true} with no other member.
+func checkItem(raw []byte, maxBytes int) (item, error) {
+	top, err := checkObject(raw, maxBytes)
+	if err != nil {
+		return item{}, err
 	}
-	return document.ParseID(idRaw)
+	if top.del != nil {
+		if string(top.del) != "true" {
+			return item{}, fmt.Errorf(`%q must be true (it marks a delete; a document cannot have that field)`, deleteKey)
+		}
+		if len(top.other) > 0 {
+			return item{}, fmt.Errorf(`a delete ("%s": true) takes only "id", found %q`, deleteKey, top.other[0])
+		}
+	}
+	if top.id == nil {
+		return item{}, errors.New(`missing "id"`)
+	}
+	id, err := document.ParseID(top.id)
+	if err != nil {
+		return item{}, err
+	}
+	if top.del != nil {
+		return item{id: id}, nil
+	}
+	return item{id: id, src: raw}, nil
 }
 
 // walk reads one JSON value from dec. In the top-level object (depth 0) it
-// stores the raw bytes of the "id" value in *id.
-func walk(dec *json.Decoder, raw []byte, depth int, id *[]byte) error {
+// records the members in top.
+func walk(dec *json.Decoder, raw []byte, depth int, top *topLevel) error {
 	if depth > maxDepth {
 		return fmt.Errorf("document nested deeper than %d levels", maxDepth)
 	}
@@ -160,11 +203,19 @@ func walk(dec *json.Decoder, raw []byte, depth int, id *[]byte) error {
 			}
 			seen[k] = struct{}{}
 			start := dec.InputOffset()
-			if err := walk(dec, raw, depth+1, id); err != nil {
+			if err := walk(dec, raw, depth+1, top); err != nil {
 				return err
 			}
-			if depth == 0 && k == "id" {
-				*id = bytes.TrimLeft(raw[start:dec.InputOffset()], " \t\r\n:")
+			if depth == 0 {
+				v := bytes.TrimLeft(raw[start:dec.InputOffset()], " \t\r\n:")
+				switch k {
+				case "id":
+					top.id = v
+				case deleteKey:
+					top.del = v
+				default:
+					top.other = append(top.other, k)
+				}
 			}
 		}
 		if _, err := dec.Token(); err != nil {
@@ -172,7 +223,7 @@ func walk(dec *json.Decoder, raw []byte, depth int, id *[]byte) error {
 		}
 	case json.Delim('['):
 		for dec.More() {
-			if err := walk(dec, raw, depth+1, id); err != nil {
+			if err := walk(dec, raw, depth+1, top); err != nil {
 				return err
 			}
 		}
@@ -201,25 +252,24 @@ type bulkResponse struct {
 	OperationID string        `json:"operationId"`
 	Index       string        `json:"index"`
 	Documents   int           `json:"documents"`
+	Deletes     int           `json:"deletes,omitempty"`
 	Batches     int           `json:"batches"`
 	Status      bulkop.Status `json:"status"`
 }
 
-// bulk is POST /bulk-indexing/{index}. It validates every document first;
-// then creates the operation and publishes its state (acknowledged), then
-// produces every document and answers 202 only once Kafka acknowledged
-// all of them.
+// bulk is POST /bulk-indexing/{index}. It validates every document first
+// (400 listing the invalid ones, nothing produced), then submits them all
+// as one operation.
 func (a *API) bulk(w http.ResponseWriter, r *http.Request) {
-	index := r.PathValue("index")
-	if err := document.ValidateIndex(index); err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
+	index, ok := pathIndex(w, r)
+	if !ok {
 		return
 	}
-	if err := a.tracker.Ready(); err != nil {
-		w.Header().Set("Retry-After", "5")
-		writeError(w, http.StatusServiceUnavailable, "not ready: "+err.Error())
+	done, ok := a.admit(w)
+	if !ok {
 		return
 	}
+	defer done()
 	if r.ContentLength > int64(a.cfg.MaxBodyBytes) {
 		writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body over %d bytes", a.cfg.MaxBodyBytes))
 		return
@@ -242,23 +292,36 @@ func (a *API) bulk(w http.ResponseWriter, r *http.Request) {
 	}
 	if p.invalid > 0 {
 		a.m.rejected.Add(float64(p.invalid))
-		writeJSON(w, http.StatusBadRequest, errorBody{Error: fmt.Sprintf("%d invalid documents", p.invalid), Items: p.items})
+		writeJSON(w, http.StatusBadRequest, errorBody{Error: fmt.Sprintf("%d invalid documents", p.invalid), Items: p.errs})
 		return
 	}
-	n := len(p.docs)
-	if n == 0 {
+	if len(p.items) == 0 {
 		writeError(w, http.StatusBadRequest, "no documents")
 		return
 	}
+	a.submit(w, r, index, p.items, p.deletes)
+}
 
-	weight := int64(min(n, a.cfg.MaxBufferedRecords))
-	if !a.inflight.TryAcquire(weight) {
-		w.Header().Set("Retry-After", "1")
-		writeError(w, http.StatusTooManyRequests, "too many documents in flight to Kafka; retry later")
-		return
-	}
-	defer a.inflight.Release(weight)
-
+// submit makes one operation of items and answers 202 only once Kafka
+// acknowledged every one of its records:
+//
+//  1. reserve room in the documents producer's buffer (429 if there is none:
+//     nothing is created or produced);
+//  2. create the operation and publish its state (503 if Kafka does not
+//     acknowledge it within the produce timeout);
+//  3. produce the records and wait for every outcome (503 if one failed or
+//     the timeout passed first; 429 if the buffer filled up after all);
+//  4. publish the state again, accepted (503 if not acknowledged);
+//  5. answer 202.
+//
+// Any failure after 2 aborts the operation: it ends failed, listing the
+// documents Kafka did not take, and is never completed. Documents of it
+// that Kafka did take are indexed anyway; retrying the request is safe
+// because a document is keyed by its id. The caller must hold a write
+// registration (admit); Drain also waits for the records' outcomes, which
+// may come after the answer.
+func (a *API) submit(w http.ResponseWriter, r *http.Request, index string, items []item, deletes int) {
+	n := len(items)
 	now := a.now()
 	st, err := bulkop.New(bulkop.NewID(now), index, n, a.cfg.BatchSize, now)
 	if err != nil {
@@ -266,48 +329,189 @@ func (a *API) bulk(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := st.ID()
-	recs := make([]*kgo.Record, n)
-	for seq, d := range p.docs {
-		recs[seq] = &kgo.Record{
+	recs, size := a.records(index, id, items)
+
+	res, ok := a.reserve(n, size)
+	if !ok {
+		w.Header().Set("Retry-After", "1")
+		writeError(w, http.StatusTooManyRequests, "too many documents in flight to Kafka; retry later")
+		return
+	}
+	// Once started, the request finishes even if its client goes away, so
+	// the operation's state says what happened. The produce timeout bounds
+	// the whole request.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), a.cfg.ProduceTimeout)
+	defer cancel()
+	if err := a.tracker.Create(ctx, st); err != nil {
+		a.release(res)
+		a.reject(w, http.StatusServiceUnavailable, id, fmt.Sprintf("publish operation state: %v", err))
+		return
+	}
+
+	outcome := make(chan produced, 1)
+	a.writes.Add(1) // the caller's registration is held until we return
+	go func() {
+		defer a.writes.Done()
+		out := a.produce(ctx, recs, res.exclusive)
+		a.release(res)
+		// Record the documents Kafka did not take, also when the request
+		// was answered before their outcome was known.
+		a.tracker.Fail(id, out.failures(items))
+		outcome <- out
+	}()
+	select {
+	case out := <-outcome:
+		if out.failed > 0 {
+			code, what := http.StatusServiceUnavailable, "kafka did not acknowledge"
+			if out.full > 0 {
+				code, what = http.StatusTooManyRequests, "producer buffer full: kafka did not take"
+			}
+			a.reject(w, code, id, fmt.Sprintf("%s %d of %d documents: %v", what, out.failed, n, out.first))
+			return
+		}
+	case <-ctx.Done():
+		a.reject(w, http.StatusServiceUnavailable, id,
+			fmt.Sprintf("kafka did not acknowledge the %d documents within %s", n, a.cfg.ProduceTimeout))
+		return
+	}
+	if err := a.tracker.Accept(ctx, id); err != nil {
+		a.reject(w, http.StatusServiceUnavailable, id, fmt.Sprintf("publish accepted operation state: %v", err))
+		return
+	}
+	a.m.accepted.Add(float64(n))
+	w.Header().Set("Location", "/bulk-operations/"+id)
+	writeJSON(w, http.StatusAccepted, bulkResponse{OperationID: id, Index: index, Documents: n, Deletes: deletes,
+		Batches: st.TotalBatches(), Status: bulkop.Indexing})
+}
+
+// records builds the documents-topic records of an operation's items and
+// sums their sizes as the producer counts them.
+func (a *API) records(index, id string, items []item) ([]*kgo.Record, int64) {
+	recs := make([]*kgo.Record, len(items))
+	var size int64
+	for seq, it := range items {
+		env := document.Envelope{V: document.SchemaVersion, Index: index, ID: it.id, Doc: it.src, Delete: it.src == nil}
+		r := &kgo.Record{
 			Topic: a.cfg.DocumentsTopic,
-			Key:   document.Key(index, d.id),
-			Value: document.Envelope{V: document.SchemaVersion, Index: index, ID: d.id, Doc: d.src}.Encode(),
+			Key:   document.Key(index, it.id),
+			Value: env.Encode(),
 			Headers: []kgo.RecordHeader{
 				{Key: document.HeaderOperation, Value: []byte(id)},
 				{Key: document.HeaderSeq, Value: document.Seq(seq)},
 			},
 		}
-	}
-	p.docs = nil
-	// Once started, the request finishes even if its client goes away, so
-	// the operation's state says what happened.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), a.cfg.ProduceTimeout)
-	defer cancel()
-	if err := a.tracker.Create(ctx, st); err != nil {
-		a.unavailable(w, id, fmt.Sprintf("publish operation state: %v", err))
-		return
-	}
-	res := a.producer.ProduceSync(ctx, recs...)
-	if err := res.FirstErr(); err != nil {
-		failed := 0
-		for _, pr := range res {
-			if pr.Err != nil {
-				failed++
-			}
+		size += int64(len(r.Key) + len(r.Value))
+		for _, h := range r.Headers {
+			size += int64(len(h.Key) + len(h.Value))
 		}
-		a.unavailable(w, id, fmt.Sprintf("kafka did not acknowledge %d of %d documents: %v", failed, n, err))
-		return
+		recs[seq] = r
 	}
-	a.m.accepted.Add(float64(n))
-	w.Header().Set("Location", "/bulk-operations/"+id)
-	writeJSON(w, http.StatusAccepted, bulkResponse{OperationID: id, Index: index, Documents: n,
-		Batches: st.TotalBatches(), Status: bulkop.Indexing})
+	return recs, size
 }
 
-// unavailable aborts the operation and answers 503.
-func (a *API) unavailable(w http.ResponseWriter, id, reason string) {
+// reservation is room taken in the documents producer's buffer.
+type reservation struct {
+	records, bytes int64
+	// exclusive: the request is larger than the buffer, took all of it,
+	// and must wait for its own records to make room as they are sent.
+	exclusive bool
+}
+
+// reserve takes room for n records of size bytes, or reports false when
+// the buffer is too full. A request larger than the buffer waits until it
+// is empty and then takes all of it.
+func (a *API) reserve(n int, size int64) (reservation, bool) {
+	res := reservation{records: min(int64(n), int64(a.cfg.MaxBufferedRecords)), bytes: min(size, int64(a.cfg.MaxBufferedBytes))}
+	res.exclusive = res.records < int64(n) || res.bytes < size
+	if !a.inflight.TryAcquire(res.records) {
+		return res, false
+	}
+	if !a.inflightB.TryAcquire(res.bytes) {
+		a.inflight.Release(res.records)
+		return res, false
+	}
+	return res, true
+}
+
+func (a *API) release(res reservation) {
+	a.inflight.Release(res.records)
+	a.inflightB.Release(res.bytes)
+}
+
+// produced is the outcome of a request's records.
+type produced struct {
+	errs   []error // per record, nil when Kafka acknowledged it
+	failed int     // records not acknowledged
+	full   int     // of which refused because the buffer was full
+	first  error   // the first error
+}
+
+// failures describes the records Kafka did not take, for the operation's
+// state.
+func (p produced) failures(items []item) []bulkop.Failure {
+	var fs []bulkop.Failure
+	for seq, err := range p.errs {
+		if err != nil && len(fs) < bulkop.MaxFailures {
+			fs = append(fs, bulkop.Failure{Seq: seq, ID: items[seq].id, Reason: "kafka did not acknowledge the document: " + err.Error(),
+				Partition: bulkop.NoLocation, Offset: bulkop.NoLocation})
+		}
+	}
+	return fs
+}
+
+// produce sends recs and waits for the outcome of every one. Records go
+// through TryProduce, which refuses a record with kgo.ErrMaxBuffered instead
+// of waiting for room; after the first refusal the rest are not tried. An
+// exclusive request blocks for room instead (it only waits for its own
+// records, bounded by ctx).
+func (a *API) produce(ctx context.Context, recs []*kgo.Record, exclusive bool) produced {
+	out := produced{errs: make([]error, len(recs))}
+	var (
+		wg   sync.WaitGroup
+		full atomic.Bool
+	)
+	wg.Add(len(recs))
+	for i, r := range recs {
+		promise := func(_ *kgo.Record, err error) {
+			if errors.Is(err, kgo.ErrMaxBuffered) {
+				full.Store(true)
+			}
+			out.errs[i] = err
+			wg.Done()
+		}
+		switch {
+		case full.Load():
+			promise(r, kgo.ErrMaxBuffered)
+		case exclusive:
+			a.producer.Produce(ctx, r, promise)
+		default:
+			a.producer.TryProduce(ctx, r, promise)
+		}
+	}
+	wg.Wait()
+	for _, err := range out.errs {
+		if err == nil {
+			continue
+		}
+		if out.failed++; out.first == nil {
+			out.first = err
+		}
+		if errors.Is(err, kgo.ErrMaxBuffered) {
+			out.full++
+		}
+	}
+	return out
+}
+
+// reject aborts the operation and answers code (503 or 429) with
+// Retry-After and the operation id.
+func (a *API) reject(w http.ResponseWriter, code int, id, reason string) {
 	a.tracker.Abort(id, reason)
-	a.log.Warn().Str("operation", id).Str("error", reason).Msg("bulk request failed")
-	w.Header().Set("Retry-After", "5")
-	writeJSON(w, http.StatusServiceUnavailable, errorBody{Error: reason, OperationID: id})
+	a.log.Warn().Str("operation", id).Str("error", reason).Msg("write request failed")
+	retry := "5"
+	if code == http.StatusTooManyRequests {
+		retry = "1"
+	}
+	w.Header().Set("Retry-After", retry)
+	writeJSON(w, code, errorBody{Error: reason, OperationID: id})
 }

@@ -96,13 +96,41 @@ func (a *API) listOperations(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"operations": a.tracker.List(f)})
 }
 
+// failureView is one failed document in GET /bulk-operations/{id}/errors.
+// Partition and offset locate the documents-topic record that was
+// dead-lettered; they are absent when the failure did not come from a
+// record (Kafka did not acknowledge the document).
+type failureView struct {
+	Seq       int    `json:"seq"`
+	ID        string `json:"id,omitempty"`
+	Reason    string `json:"reason"`
+	Partition *int32 `json:"partition,omitempty"`
+	Offset    *int64 `json:"offset,omitempty"`
+}
+
+type errorsResponse struct {
+	Errors       []failureView `json:"errors"`
+	FailureCount int           `json:"failureCount"`          // failed documents, also beyond the listed ones
+	AbortReason  string        `json:"abortReason,omitempty"` // why the whole operation failed
+}
+
 // operationErrors is GET /bulk-operations/{id}/errors: the failed
-// documents (at most bulkop.MaxFailures of them).
+// documents (the first bulkop.MaxFailures of them), how many failed, and
+// why the operation was aborted if it was.
 func (a *API) operationErrors(w http.ResponseWriter, r *http.Request) {
-	fs, ok := a.tracker.Failures(r.PathValue("id"))
+	st, ok := a.tracker.State(r.PathValue("id"))
 	if !ok {
 		writeError(w, http.StatusNotFound, "operation not found")
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"errors": fs})
+	resp := errorsResponse{Errors: make([]failureView, 0, len(st.Failures())), FailureCount: st.FailureCount(),
+		AbortReason: st.AbortReason()}
+	for _, f := range st.Failures() {
+		v := failureView{Seq: f.Seq, ID: f.ID, Reason: f.Reason}
+		if f.Partition >= 0 && f.Offset >= 0 {
+			v.Partition, v.Offset = &f.Partition, &f.Offset
+		}
+		resp.Errors = append(resp.Errors, v)
+	}
+	writeJSON(w, http.StatusOK, resp)
 }

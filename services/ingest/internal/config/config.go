@@ -46,6 +46,16 @@ type Config struct {
 	// a request that does not fit is answered 429 (-max-buffered-records,
 	// TERMFLOW_MAX_BUFFERED_RECORDS). The default value is 100000.
 	MaxBufferedRecords int
+	// MaxBufferedBytes is the same limit in bytes of records (key, value
+	// and headers) (-max-buffered-bytes, TERMFLOW_MAX_BUFFERED_BYTES). The
+	// default value is 256 MiB.
+	MaxBufferedBytes int
+	// ShutdownTimeout bounds the graceful shutdown on SIGTERM or SIGINT:
+	// finishing the write requests in hand (new ones get 503), flushing the
+	// producers, publishing the operation states and closing the clients
+	// (-shutdown-timeout, TERMFLOW_SHUTDOWN_TIMEOUT). The default value is
+	// 30s.
+	ShutdownTimeout time.Duration
 	// Group is the consumer group of the progress topic (-consumer-group,
 	// TERMFLOW_INGEST_GROUP). The default value is "termflow-ingest".
 	Group string
@@ -78,6 +88,8 @@ func Parse(args []string, getenv func(string) string, stderr io.Writer) (Config,
 	fs.Int(&c.MaxDocumentBytes, "max-document-bytes", "TERMFLOW_MAX_DOCUMENT_BYTES", 1<<20, "largest document")
 	fs.Duration(&c.ProduceTimeout, "produce-timeout", "TERMFLOW_PRODUCE_TIMEOUT", 30*time.Second, "wait for Kafka to acknowledge a request's documents")
 	fs.Int(&c.MaxBufferedRecords, "max-buffered-records", "TERMFLOW_MAX_BUFFERED_RECORDS", 100000, "documents in flight to Kafka before requests get 429")
+	fs.Int(&c.MaxBufferedBytes, "max-buffered-bytes", "TERMFLOW_MAX_BUFFERED_BYTES", 256<<20, "bytes of documents in flight to Kafka before requests get 429")
+	fs.Duration(&c.ShutdownTimeout, "shutdown-timeout", "TERMFLOW_SHUTDOWN_TIMEOUT", 30*time.Second, "bound of the graceful shutdown on SIGTERM")
 	fs.String(&c.Group, "consumer-group", "TERMFLOW_INGEST_GROUP", "termflow-ingest", "consumer group of the progress topic")
 	fs.String(&t.Documents, "topic-documents", "TERMFLOW_TOPIC_DOCUMENTS", t.Documents, "documents topic")
 	fs.Int(&t.DocumentsPartitions, "documents-partitions", "TERMFLOW_DOCUMENTS_PARTITIONS", t.DocumentsPartitions, "partitions of the documents topic when created")
@@ -127,6 +139,12 @@ func (c Config) Validate() error {
 	}
 	if c.MaxBufferedRecords < 1 {
 		errs = append(errs, fmt.Errorf("max buffered records %d: want at least 1", c.MaxBufferedRecords))
+	}
+	if c.ShutdownTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("shutdown timeout %s: want positive", c.ShutdownTimeout))
+	}
+	if c.MaxBufferedBytes < 2*c.MaxDocumentBytes {
+		errs = append(errs, fmt.Errorf("max buffered bytes %d: want at least twice the max document bytes %d", c.MaxBufferedBytes, c.MaxDocumentBytes))
 	}
 	if c.Group == "" {
 		errs = append(errs, errors.New("empty consumer group"))

@@ -12,6 +12,14 @@
 // already applied, which the idempotent bitmaps of bulkop ignore, so a
 // restart resumes with no manual step.
 //
+// An operation is created (published) before its documents are produced and
+// accepted (published again, with the accepted marker) once Kafka
+// acknowledged all of them; ingest answers 202 only after that. An
+// operation found not accepted at start belongs to a request the previous
+// process never answered (it was killed mid-request): the tracker aborts it
+// with RestartReason, so it neither stays indexing forever nor completes
+// with part of its documents.
+//
 // Only one ingest process may run against a bulk-ops topic: two would both
 // write the same keys.
 package tracker
@@ -35,6 +43,10 @@ import (
 	"github.com/termflow/termflow/pkg/bulkop"
 	"github.com/termflow/termflow/pkg/progress"
 )
+
+// RestartReason is the abort reason of an operation found not accepted at
+// start.
+const RestartReason = "ingest restarted before the request was acknowledged"
 
 // Config configures a Tracker.
 type Config struct {
@@ -110,6 +122,13 @@ type Tracker struct {
 	ready atomic.Bool
 	pubMu sync.Mutex // serializes marshal+enqueue so a key's records reach Kafka in version order
 
+	runMu   sync.Mutex
+	running bool               // Run was called
+	stopped bool               // Stop was called
+	cancel  context.CancelFunc // ends Run's loop
+	final   context.Context    // bounds Run's last publication, from Stop
+	done    chan struct{}      // closed when Run returns
+
 	mu       sync.Mutex
 	ops      map[string]*entry
 	pending  map[string][]progress.Message
@@ -130,7 +149,8 @@ type metrics struct {
 func New(cfg Config, producer, consumer *kgo.Client, adm *kadm.Client, readerOpts []kgo.Opt,
 	log zerolog.Logger, reg prometheus.Registerer) *Tracker {
 	t := &Tracker{cfg: cfg, producer: producer, consumer: consumer, adm: adm, readerOpts: readerOpts,
-		log: log, now: time.Now, ops: map[string]*entry{}, pending: map[string][]progress.Message{}}
+		log: log, now: time.Now, ops: map[string]*entry{}, pending: map[string][]progress.Message{},
+		done: make(chan struct{})}
 	t.m = metrics{
 		operations: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "termflow_ingest_operations",
 			Help: "Bulk operations known to the tracker, by status."}, []string{"status"}),
@@ -159,8 +179,22 @@ func (t *Tracker) Ready() error {
 	return nil
 }
 
-// Run rebuilds the state, then applies progress until ctx is done.
+// Run rebuilds the state, fails the operations that were never accepted,
+// then applies progress until ctx is done or Stop is called. Before it
+// returns it publishes the changed states and commits the progress they
+// cover, within the context given to Stop (or 5s). Call it once.
 func (t *Tracker) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	t.runMu.Lock()
+	if t.running || t.stopped {
+		t.runMu.Unlock()
+		return nil
+	}
+	t.running, t.cancel = true, cancel
+	t.runMu.Unlock()
+	defer close(t.done)
+
 	start := time.Now()
 	if err := t.rebuild(ctx); err != nil {
 		if ctx.Err() != nil {
@@ -172,6 +206,10 @@ func (t *Tracker) Run(ctx context.Context) error {
 	n := len(t.ops)
 	t.mu.Unlock()
 	t.log.Info().Int("operations", n).Dur("took", time.Since(start)).Msg("operation state rebuilt")
+	if n := t.abortUnaccepted(); n > 0 {
+		// Published by the first flush below.
+		t.log.Warn().Int("operations", n).Msg("operations never acknowledged failed")
+	}
 	t.ready.Store(true)
 	defer t.ready.Store(false)
 
@@ -191,7 +229,7 @@ func (t *Tracker) Run(ctx context.Context) error {
 		if ctx.Err() != nil {
 			// Final publish and commit on a fresh context: the caller closes
 			// the clients only after Run returns.
-			fin, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			fin, cancel := t.finalContext()
 			t.flush(fin)
 			cancel()
 			t.consumer.AllowRebalance()
@@ -200,6 +238,60 @@ func (t *Tracker) Run(ctx context.Context) error {
 		t.flush(ctx)
 		t.consumer.AllowRebalance()
 	}
+}
+
+// Stop ends Run: it makes its last publication of changed states and
+// commit of progress within ctx, and returns. Stop waits for that, or for
+// ctx. Changes made after Stop (an Abort of a request still in hand) are
+// not published by this process.
+func (t *Tracker) Stop(ctx context.Context) error {
+	t.runMu.Lock()
+	t.stopped = true
+	running, cancel := t.running, t.cancel
+	if t.final == nil {
+		t.final = ctx
+	}
+	t.runMu.Unlock()
+	if !running {
+		return nil
+	}
+	cancel()
+	select {
+	case <-t.done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("stop tracker: %w", ctx.Err())
+	}
+}
+
+// finalContext bounds Run's last publication: the context given to Stop,
+// else 5s.
+func (t *Tracker) finalContext() (context.Context, context.CancelFunc) {
+	t.runMu.Lock()
+	defer t.runMu.Unlock()
+	if t.final != nil {
+		return context.WithCancel(t.final)
+	}
+	return context.WithTimeout(context.Background(), 5*time.Second)
+}
+
+// abortUnaccepted aborts the operations that are neither accepted nor
+// aborted, and returns how many.
+func (t *Tracker) abortUnaccepted() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	n := 0
+	for id, e := range t.ops {
+		if e.state.Accepted() || e.state.AbortReason() != "" {
+			continue
+		}
+		before := e.state.Status()
+		e.state.Abort(RestartReason, t.now())
+		t.changedLocked(e, before)
+		t.log.Info().Str("operation", id).Msg("operation never acknowledged failed")
+		n++
+	}
+	return n
 }
 
 // flush publishes every changed state and, if all were acknowledged,
@@ -386,6 +478,28 @@ func (t *Tracker) Create(ctx context.Context, s *bulkop.State) error {
 	return t.publish(ctx, []string{s.ID()})
 }
 
+// Accept marks an operation accepted (Kafka acknowledged every document of
+// its request) and publishes its state, returning once Kafka acknowledged
+// it. The request may be answered 202 only after that.
+func (t *Tracker) Accept(ctx context.Context, id string) error {
+	t.mu.Lock()
+	e, ok := t.ops[id]
+	switch {
+	case !ok:
+		t.mu.Unlock()
+		return fmt.Errorf("operation %s not found", id)
+	case e.state.AbortReason() != "":
+		t.mu.Unlock()
+		return fmt.Errorf("operation %s was aborted: %s", id, e.state.AbortReason())
+	}
+	before := e.state.Status()
+	if e.state.Accept(t.now()) {
+		t.changedLocked(e, before)
+	}
+	t.mu.Unlock()
+	return t.publish(ctx, []string{id})
+}
+
 // Abort marks an operation failed for reason. The tracker loop publishes
 // it (retrying while Kafka is unavailable).
 func (t *Tracker) Abort(id, reason string) {
@@ -394,6 +508,33 @@ func (t *Tracker) Abort(id, reason string) {
 	if e, ok := t.ops[id]; ok {
 		before := e.state.Status()
 		if e.state.Abort(reason, t.now()) {
+			t.changedLocked(e, before)
+		}
+	}
+}
+
+// Fail records failed documents of an operation (for example documents
+// Kafka did not acknowledge); their Partition and Offset should be
+// bulkop.NoLocation. The tracker loop publishes the change.
+func (t *Tracker) Fail(id string, fs []bulkop.Failure) {
+	if len(fs) == 0 {
+		return
+	}
+	m := progress.Message{Operation: id, Stage: progress.Failed, Errors: fs}
+	seqs := make([]int, len(fs))
+	for i, f := range fs {
+		seqs[i] = f.Seq
+	}
+	m.Seqs = progress.RangesOf(seqs)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if e, ok := t.ops[id]; ok {
+		before := e.state.Status()
+		changed, err := e.state.Apply(m, t.now())
+		if err != nil {
+			t.log.Warn().Str("operation", id).Err(err).Msg("failures out of range")
+		}
+		if changed {
 			t.changedLocked(e, before)
 		}
 	}
@@ -484,21 +625,6 @@ func (t *Tracker) View(id string) (bulkop.View, bool) {
 		return bulkop.View{}, false
 	}
 	return e.state.View(), true
-}
-
-// Failures returns the failure records of an operation.
-func (t *Tracker) Failures(id string) ([]bulkop.Failure, bool) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	e, ok := t.ops[id]
-	if !ok {
-		return nil, false
-	}
-	out := slices.Clone(e.state.Failures())
-	if out == nil {
-		out = []bulkop.Failure{}
-	}
-	return out, true
 }
 
 // State returns a copy of an operation's state.

@@ -140,6 +140,11 @@ func TestRestartRebuildsState(t *testing.T) {
 		}
 		ids = append(ids, s.ID())
 	}
+	for _, id := range ids[:2] { // the third is aborted below, as if its documents failed to produce
+		if err := r1.tr.Accept(context.Background(), id); err != nil {
+			t.Fatal(err)
+		}
+	}
 	h.send(
 		progress.Message{Operation: ids[0], Stage: progress.Persisted, Seqs: progress.Ranges{{0, 4}}},
 		progress.Message{Operation: ids[1], Stage: progress.Indexed, Seqs: progress.Ranges{{0, 4}}},
@@ -228,6 +233,12 @@ func TestPendingProgress(t *testing.T) {
 	if err := r.tr.Create(context.Background(), s); err != nil {
 		t.Fatal(err)
 	}
+	if v, _ := r.tr.View(s.ID()); v.Status != bulkop.Persisting {
+		t.Fatalf("view before accept %+v", v)
+	}
+	if err := r.tr.Accept(context.Background(), s.ID()); err != nil {
+		t.Fatal(err)
+	}
 	if v, _ := r.tr.View(s.ID()); v.Status != bulkop.Completed {
 		t.Fatalf("view %+v", v)
 	}
@@ -241,6 +252,138 @@ func TestEmptyTopicRebuild(t *testing.T) {
 	r := h.start()
 	if got := r.tr.List(Filter{}); len(got) != 0 {
 		t.Fatalf("%+v", got)
+	}
+}
+
+// TestUnacceptedFailedAtRestart: operations whose request was never
+// acknowledged (the process died between Create and Accept) are failed by
+// the next process, and that is published.
+func TestUnacceptedFailedAtRestart(t *testing.T) {
+	h := newHarness(t)
+	r1 := h.start()
+	now := time.Now()
+	create := func(i int) string {
+		s, err := bulkop.New(bulkop.NewID(now.Add(time.Duration(i)*time.Millisecond)), "books", 4, 2, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := r1.tr.Create(context.Background(), s); err != nil {
+			t.Fatal(err)
+		}
+		return s.ID()
+	}
+	accepted, inHand, allPersisted, aborted := create(0), create(1), create(2), create(3)
+	if err := r1.tr.Accept(context.Background(), accepted); err != nil {
+		t.Fatal(err)
+	}
+	// Every document of allPersisted reached MongoDB, but its request was
+	// never acknowledged: it must not claim completed.
+	h.send(progress.Message{Operation: allPersisted, Stage: progress.Persisted, Seqs: progress.Ranges{{0, 3}}},
+		progress.Message{Operation: accepted, Stage: progress.Indexed, Seqs: progress.Ranges{{0, 1}}})
+	waitStatus(t, r1.tr, allPersisted, bulkop.Persisting)
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if v, _ := r1.tr.View(accepted); v.IndexedBatches == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("progress of the accepted operation not applied")
+		}
+	}
+	r1.tr.Abort(aborted, "kafka did not acknowledge 4 of 4 documents")
+	if err := r1.tr.Accept(context.Background(), aborted); err == nil {
+		t.Error("an aborted operation was accepted")
+	}
+	r1.stop()
+
+	r2 := h.start()
+	for _, id := range []string{inHand, allPersisted} {
+		v, _ := r2.tr.View(id)
+		if v.Status != bulkop.Failed || v.AbortReason != RestartReason || v.CompletedAt == nil {
+			t.Errorf("never acknowledged %s after restart: %+v", id, v)
+		}
+	}
+	if v, _ := r2.tr.View(accepted); v.Status != bulkop.Indexing || v.IndexedBatches != 1 || v.AbortReason != "" {
+		t.Errorf("accepted operation after restart: %+v", v)
+	}
+	if v, _ := r2.tr.View(aborted); v.AbortReason != "kafka did not acknowledge 4 of 4 documents" {
+		t.Errorf("aborted operation after restart: %+v", v)
+	}
+	// Late progress does not revive a failed operation.
+	h.send(progress.Message{Operation: inHand, Stage: progress.Persisted, Seqs: progress.Ranges{{0, 3}}},
+		progress.Message{Operation: accepted, Stage: progress.Persisted, Seqs: progress.Ranges{{0, 3}}})
+	waitStatus(t, r2.tr, accepted, bulkop.Completed)
+	if v, _ := r2.tr.View(inHand); v.Status != bulkop.Failed || v.PersistedBatches != 2 {
+		t.Errorf("never acknowledged after late progress: %+v", v)
+	}
+	want := stateJSON(t, r2.tr, inHand)
+	r2.stop()
+
+	// The failure was published: a third process reads it as is.
+	r3 := h.start()
+	if got := stateJSON(t, r3.tr, inHand); got != want {
+		t.Errorf("third start:\n%s\nwant\n%s", got, want)
+	}
+	if v, _ := r3.tr.View(accepted); v.Status != bulkop.Completed {
+		t.Errorf("accepted after third start: %+v", v)
+	}
+}
+
+// TestStop: Stop publishes what changed last, within its context, and
+// Run returns.
+func TestStop(t *testing.T) {
+	h := newHarness(t)
+	r := h.start()
+	s, _ := bulkop.New(bulkop.NewID(time.Now()), "books", 3, 2, time.Now())
+	if err := r.tr.Create(context.Background(), s); err != nil {
+		t.Fatal(err)
+	}
+	r.tr.Fail(s.ID(), []bulkop.Failure{{Seq: 2, ID: "c", Reason: "kafka did not acknowledge the document: boom",
+		Partition: bulkop.NoLocation, Offset: bulkop.NoLocation}})
+	r.tr.Abort(s.ID(), "kafka did not acknowledge 1 of 3 documents")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := r.tr.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if r.tr.Ready() == nil {
+		t.Error("ready after Stop")
+	}
+	r.stop() // Run has returned
+
+	recs := readAll(t, h, h.cfg.BulkOps)
+	var last bulkop.State
+	for _, rec := range recs {
+		if string(rec.Key) == s.ID() {
+			if err := json.Unmarshal(rec.Value, &last); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if last.Status() != bulkop.Failed || last.FailureCount() != 1 || last.Failures()[0].Offset != bulkop.NoLocation {
+		t.Fatalf("last published state %+v", last.View())
+	}
+	// Stop of a tracker that never ran returns at once; Run after Stop does nothing.
+	idle := New(h.cfg, nil, nil, nil, nil, zerolog.Nop(), nil)
+	if err := idle.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := idle.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func readAll(t *testing.T, h *harness, name string) []*kgo.Record {
+	t.Helper()
+	cl := h.client(kgo.ConsumeTopics(name), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	var out []*kgo.Record
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+		recs := cl.PollFetches(ctx).Records()
+		cancel()
+		if len(recs) == 0 {
+			return out
+		}
+		out = append(out, recs...)
 	}
 }
 
