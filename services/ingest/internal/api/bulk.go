@@ -35,8 +35,9 @@ type itemError struct {
 // item is one valid entry of a request: a document to index or replace,
 // or (src nil) a delete.
 type item struct {
-	id  string
-	src json.RawMessage
+	id   string
+	src  json.RawMessage
+	line int // in the request (NDJSON line or array position); 0 for PUT and DELETE
 }
 
 // parsed is a request body taken apart.
@@ -63,6 +64,7 @@ func (p *parsed) add(line int, raw []byte, maxBytes int) {
 	if it.src == nil {
 		p.deletes++
 	}
+	it.line = line
 	p.items = append(p.items, it)
 }
 
@@ -330,6 +332,9 @@ func (a *API) submit(w http.ResponseWriter, r *http.Request, index string, items
 	}
 	id := st.ID()
 	recs, size := a.records(index, id, items)
+	if a.tooLarge(w, recs, items) {
+		return
+	}
 
 	res, ok := a.reserve(n, size)
 	if !ok {
@@ -407,6 +412,29 @@ func (a *API) records(index, id string, items []item) ([]*kgo.Record, int64) {
 		recs[seq] = r
 	}
 	return recs, size
+}
+
+// tooLarge answers 400 if a record is larger than the indexer takes (the
+// same max document bytes bounds the whole record there): a document just
+// under the limit can go over it once in its envelope, and would be
+// dead-lettered after a 202.
+func (a *API) tooLarge(w http.ResponseWriter, recs []*kgo.Record, items []item) bool {
+	var p parsed
+	for i, r := range recs {
+		if len(r.Value) > a.cfg.MaxDocumentBytes {
+			p.reject(items[i].line, fmt.Errorf("document of %d bytes in its envelope is over the %d-byte limit", len(r.Value), a.cfg.MaxDocumentBytes))
+		}
+	}
+	switch {
+	case p.invalid == 0:
+		return false
+	case len(items) == 1 && items[0].line == 0:
+		writeError(w, http.StatusBadRequest, p.errs[0].Error)
+	default:
+		writeJSON(w, http.StatusBadRequest, errorBody{Error: fmt.Sprintf("%d invalid documents", p.invalid), Items: p.errs})
+	}
+	a.m.rejected.Add(float64(p.invalid))
+	return true
 }
 
 // reservation is room taken in the documents producer's buffer.

@@ -269,6 +269,29 @@ func TestBulkDeletes(t *testing.T) {
 	}
 }
 
+// TestEnvelopeTooLarge: a document under the limit whose record (the
+// envelope) is over it is refused at ingest, not dead-lettered later.
+func TestEnvelopeTooLarge(t *testing.T) {
+	e := newEnv(t, nil)                                       // max document bytes 256
+	fits := `{"id":1,"t":"` + strings.Repeat("a", 200) + `"}` // 215 bytes, its envelope 254
+	over := `{"id":2,"t":"` + strings.Repeat("a", 230) + `"}` // 245 bytes, its envelope 284
+	r := e.do(t, "POST", "/bulk-indexing/books", ndjson, fits+"\n\n"+over+"\n")
+	want := `{"error":"1 invalid documents","items":[{"line":3,"error":"document of 284 bytes in its envelope is over the 256-byte limit"}]}`
+	if r.code != 400 || strings.TrimSpace(r.body) != want {
+		t.Fatalf("code %d\n%s\nwant\n%s", r.code, r.body, want)
+	}
+	r = e.do(t, "PUT", "/indexes/books/documents/2", "", over)
+	if r.code != 400 || decodeError(t, r).Error != "document of 284 bytes in its envelope is over the 256-byte limit" {
+		t.Fatalf("PUT: %d %s", r.code, r.body)
+	}
+	if l := e.tracker.List(tracker.Filter{}); len(l) != 0 {
+		t.Fatalf("operations created: %+v", l)
+	}
+	if r := e.do(t, "POST", "/bulk-indexing/books", ndjson, fits); r.code != 202 {
+		t.Fatalf("code %d: %s", r.code, r.body)
+	}
+}
+
 // TestProduceTimeout: Kafka takes the documents' produce request but does
 // not answer within the produce timeout: 503 with Retry-After, and the
 // operation is failed even though the documents are acknowledged later.
