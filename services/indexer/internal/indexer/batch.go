@@ -77,9 +77,13 @@ func indexBatch(fr forwardReader, pb *pebblestore.Batch, indexerID, topic string
 		if err != nil {
 			res.failures = append(res.failures, deadLetter{rec: r, reason: err.Error()})
 			if hasOp {
-				id := ""
-				if env.ID != "" {
-					id = env.ID
+				// A record that cannot be decoded still names its
+				// document by its key.
+				id := env.ID
+				if id == "" {
+					if _, kid, kerr := document.ParseKey(r.Key); kerr == nil {
+						id = kid
+					}
 				}
 				res.failed[op] = append(res.failed[op], progress.Failure{Seq: seq, ID: id, Reason: err.Error(),
 					Partition: r.Partition, Offset: r.Offset})
