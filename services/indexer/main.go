@@ -13,13 +13,13 @@ import (
 	"os/signal"
 	"path/filepath"
 	"syscall"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/rs/zerolog"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/termflow/termflow/pkg/document"
 	"github.com/termflow/termflow/pkg/flagenv"
 	"github.com/termflow/termflow/pkg/kclient"
 	"github.com/termflow/termflow/pkg/opsserver"
@@ -45,36 +45,26 @@ type config struct {
 }
 
 func parse(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
-	var c config
-	c.Topics = topic.Defaults()
+	c := config{Config: indexer.Defaults()}
+	d := c.Config
 	fs := flagenv.New("termflow-indexer", getenv)
 	fs.SetOutput(stderr)
 	fs.String(&c.DataDir, "data-dir", "TERMFLOW_DATA_DIR", "./data", "data directory; Pebble lives in DIR/<instance-id>/pebble")
 	fs.String(&c.OpsAddr, "ops-addr", "TERMFLOW_OPS_ADDR", "127.0.0.1:8081", "address of /metrics, /healthz, /readyz")
 	fs.String(&c.LogLevel, "log-level", "TERMFLOW_LOG_LEVEL", "info", "log level")
-	fs.String(&c.InstanceID, "instance-id", "TERMFLOW_INSTANCE_ID", "indexer-1", "name of this indexer (its Pebble directory and its events)")
-	fs.String(&c.Group, "group", "TERMFLOW_INDEXER_GROUP", "termflow-indexer", "consumer group on the documents topic")
-	fs.Int(&c.MaxPollRecords, "max-poll-records", "TERMFLOW_MAX_POLL_RECORDS", 5000, "records taken per poll")
-	fs.Int(&c.MaxDocumentBytes, "max-document-bytes", "TERMFLOW_MAX_DOCUMENT_BYTES", document.DefaultMaxBytes, "largest documents-topic record indexed; larger ones are dead-lettered")
-	fs.String(&c.Kafka.Brokers, "kafka-brokers", "KAFKA_BROKERS", "127.0.0.1:9092", "Kafka seed brokers, comma separated")
+	fs.String(&c.InstanceID, "instance-id", "TERMFLOW_INSTANCE_ID", d.InstanceID, "name of this indexer (its Pebble directory, its events and its static group membership); unique per running indexer")
+	fs.String(&c.Group, "group", "TERMFLOW_INDEXER_GROUP", d.Group, "consumer group on the documents topic")
+	fs.Int(&c.MaxPollRecords, "max-poll-records", "TERMFLOW_MAX_POLL_RECORDS", d.MaxPollRecords, "records taken per poll")
+	fs.Int(&c.MaxDocumentBytes, "max-document-bytes", "TERMFLOW_MAX_DOCUMENT_BYTES", d.MaxDocumentBytes, "largest documents-topic record indexed; larger ones are dead-lettered")
+	fs.Duration(&c.SessionTimeout, "session-timeout", "TERMFLOW_SESSION_TIMEOUT", d.SessionTimeout, "how long the group keeps a silent indexer's partitions for its restart")
+	fs.Duration(&c.ShutdownTimeout, "shutdown-timeout", "TERMFLOW_SHUTDOWN_TIMEOUT", d.ShutdownTimeout, "bound on a graceful stop (finish the batch, commit, leave the group)")
+	fs.Bool(&c.LeaveGroupOnShutdown, "leave-group-on-shutdown", "TERMFLOW_LEAVE_GROUP_ON_SHUTDOWN", d.LeaveGroupOnShutdown, "leave the group on a graceful stop so the partitions move at once (false keeps them for a restart)")
+	fs.String(&c.Kafka.Brokers, "kafka-brokers", "KAFKA_BROKERS", d.Kafka.Brokers, "Kafka seed brokers, comma separated")
 	topic.Bind(fs, &c.Topics)
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
-	return c, c.validate()
-}
-
-func (c config) validate() error {
-	if c.InstanceID == "" || filepath.Base(c.InstanceID) != c.InstanceID {
-		return fmt.Errorf("instance id %q: want a plain name", c.InstanceID)
-	}
-	if c.MaxPollRecords < 1 {
-		return fmt.Errorf("max-poll-records %d: want at least 1", c.MaxPollRecords)
-	}
-	if err := c.Kafka.Validate(); err != nil {
-		return err
-	}
-	return c.Topics.Validate()
+	return c, c.Validate()
 }
 
 func run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
@@ -98,14 +88,23 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	if err != nil {
 		return err
 	}
-	defer store.Close()
+	skipClose := false
+	defer func() {
+		if !skipClose {
+			store.Close()
+		}
+	}()
 	pebblestore.RegisterMetrics(reg, store)
 
 	ix, err := indexer.New(cfg.Config, store, log, reg)
 	if err != nil {
 		return err
 	}
-	defer ix.Close()
+	defer func() {
+		if !skipClose {
+			ix.Close() // after Run, a no-op
+		}
+	}()
 
 	ln, err := net.Listen("tcp", cfg.OpsAddr)
 	if err != nil {
@@ -115,14 +114,31 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	opsserver.Register(mux, reg, ix.Ready)
 	log.Info().Str("ops", ln.Addr().String()).Str("data", dir).Msg("indexer started")
 
-	// Shutdown order: the poll loop stops first and finishes its batch; then
-	// the deferred ix.Close commits marked offsets and leaves the group, and
-	// only then Pebble closes (deferred before it), so no batch ever runs on
-	// a closed store. The ops server stops with the group context.
+	// Shutdown order, on SIGTERM (ctx cancelled): the ops server stops and
+	// /readyz fails; Run finishes the batch in hand, commits the marked
+	// offsets, leaves the group and closes the Kafka client, all within
+	// ShutdownTimeout; only then does the deferred store.Close run, so no
+	// batch ever runs on a closed Pebble. If Run does not return in time (a
+	// Pebble write stuck), run returns without closing Pebble, which is
+	// crash-safe: the process exits as if killed.
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return ix.Run(gctx) })
 	g.Go(func() error { return opsserver.Serve(gctx, ln, mux) })
-	err = g.Wait()
+	done := make(chan error, 1)
+	go func() { done <- g.Wait() }()
+	select {
+	case err = <-done:
+	case <-afterDone(gctx, cfg.ShutdownTimeout+5*time.Second):
+		skipClose = true
+		return fmt.Errorf("shutdown did not finish within %s", cfg.ShutdownTimeout)
+	}
 	log.Info().Msg("indexer stopped")
 	return err
+}
+
+// afterDone fires d after ctx is done.
+func afterDone(ctx context.Context, d time.Duration) <-chan time.Time {
+	c := make(chan time.Time, 1)
+	context.AfterFunc(ctx, func() { time.AfterFunc(d, func() { c <- time.Now() }) })
+	return c
 }

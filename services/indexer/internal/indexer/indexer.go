@@ -26,15 +26,19 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strconv"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/termflow/termflow/pkg/document"
 	"github.com/termflow/termflow/pkg/kclient"
 	"github.com/termflow/termflow/pkg/pebblestore"
 	"github.com/termflow/termflow/pkg/progress"
@@ -43,8 +47,9 @@ import (
 
 // Config configures an indexer.
 type Config struct {
-	// InstanceID names this indexer in events and logs. The default value
-	// is "indexer-1".
+	// InstanceID names this indexer in events and logs, and is its static
+	// member id in the consumer group (see SessionTimeout). Two running
+	// indexers must never share it. The default value is "indexer-1".
 	InstanceID string
 	// Group is the consumer group. The default value is "termflow-indexer".
 	Group string
@@ -54,28 +59,119 @@ type Config struct {
 	// MaxDocumentBytes bounds a documents-topic record. The default value is
 	// 1 MiB.
 	MaxDocumentBytes int
-	Topics           topic.Config
-	Kafka            kclient.Config
+	// SessionTimeout is how long the group waits for a silent member before
+	// it hands the member's partitions to the others. The indexer is a
+	// static member (its InstanceID is the group instance id): an indexer
+	// that is killed and restarted within the timeout gets its partitions
+	// back at once, without a rebalance, and with them the Pebble state it
+	// already has; one that stays down leaves its partitions unconsumed for
+	// this long. A restart (process start, topic check, Pebble's WAL replay)
+	// takes a few seconds, longer under an orchestrator's restart back-off,
+	// so the default leaves room for that while keeping the stall of an
+	// indexer that died for good short. A graceful stop does not wait for it
+	// (see LeaveGroupOnShutdown). The broker bounds it by
+	// group.min.session.timeout.ms (6s) and group.max.session.timeout.ms.
+	// The default value is 20s.
+	SessionTimeout time.Duration
+	// ShutdownTimeout bounds a graceful stop, from the cancellation of Run's
+	// context: finishing the batch in hand (which gets three quarters of
+	// it), committing the marked offsets, leaving the group and closing the
+	// client. A batch not handed over in its time is abandoned (its records
+	// are polled again by whoever owns the partition next). The default
+	// value is 30s.
+	ShutdownTimeout time.Duration
+	// LeaveGroupOnShutdown makes a graceful stop leave the group explicitly,
+	// so the other indexers take the partitions over at once. A static
+	// member does not leave on close by itself; without this, its partitions
+	// wait for its restart or for SessionTimeout (what a rolling restart
+	// that keeps every indexer's partitions in place wants). The default
+	// value is true.
+	LeaveGroupOnShutdown bool
+	Topics               topic.Config
+	Kafka                kclient.Config
+}
+
+// Defaults returns the default configuration.
+func Defaults() Config {
+	return Config{InstanceID: "indexer-1", Group: "termflow-indexer", MaxPollRecords: 5000,
+		MaxDocumentBytes: document.DefaultMaxBytes, SessionTimeout: 20 * time.Second,
+		ShutdownTimeout: 30 * time.Second, LeaveGroupOnShutdown: true,
+		Topics: topic.Defaults(), Kafka: kclient.Config{Brokers: "127.0.0.1:9092"}}
+}
+
+// Validate checks the configuration.
+func (c Config) Validate() error {
+	var errs []error
+	if c.InstanceID == "" || filepath.Base(c.InstanceID) != c.InstanceID {
+		errs = append(errs, fmt.Errorf("instance id %q: want a plain name", c.InstanceID))
+	}
+	if c.Group == "" {
+		errs = append(errs, errors.New("empty consumer group"))
+	}
+	if c.MaxPollRecords < 1 {
+		errs = append(errs, fmt.Errorf("max-poll-records %d: want at least 1", c.MaxPollRecords))
+	}
+	if c.MaxDocumentBytes < 1 || c.MaxDocumentBytes > topic.DocumentsMaxMessageBytes {
+		errs = append(errs, fmt.Errorf("max-document-bytes %d: want 1 to %d (the documents topic's limit)", c.MaxDocumentBytes, topic.DocumentsMaxMessageBytes))
+	}
+	if c.SessionTimeout < time.Second {
+		errs = append(errs, fmt.Errorf("session timeout %s: want at least 1s", c.SessionTimeout))
+	}
+	if c.ShutdownTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("shutdown timeout %s: want positive", c.ShutdownTimeout))
+	}
+	if err := c.Kafka.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := c.Topics.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
 }
 
 // Indexer consumes the documents topic.
 type Indexer struct {
-	cfg    Config
-	store  *pebblestore.Store
-	client *kgo.Client
-	log    zerolog.Logger
-	m      *metrics
+	cfg     Config
+	store   *pebblestore.Store
+	client  *kgo.Client
+	log     zerolog.Logger
+	m       *metrics
+	started time.Time
 
-	mu    sync.Mutex
-	ready map[int32]bool // partitions whose Pebble state is current
-	polls bool
+	closeOnce sync.Once
+
+	mu         sync.Mutex
+	ready      map[int32]bool // partitions whose Pebble state is current
+	polls      bool
+	stopping   bool
+	assigned   bool // the first assignment was seen
+	firstBatch bool // the first batch was handed over
 }
+
+// Fetch and produce sizes. A fetch returns at least one whole record batch
+// per partition even when it is larger than the limits (KIP-74), so a record
+// up to the documents topic's limit never stalls a partition; it is then
+// dead-lettered by MaxDocumentBytes. A partition's part of a fetch, and so a
+// batch, stays near fetchPartitionBytes. producerBatchBytes must take the
+// largest dead letter (a documents record plus headers) and stay below the
+// limit of the topics the indexer produces to.
+const (
+	fetchPartitionBytes = 4 << 20
+	fetchBytes          = 64 << 20
+	producerBatchBytes  = 32 << 20
+)
 
 // New builds an indexer; Run starts consuming.
 func New(cfg Config, store *pebblestore.Store, log zerolog.Logger, reg prometheus.Registerer) (*Indexer, error) {
-	ix := &Indexer{cfg: cfg, store: store, log: log, m: newMetrics(reg), ready: map[int32]bool{}}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	ix := &Indexer{cfg: cfg, store: store, log: log, m: newMetrics(reg), ready: map[int32]bool{}, started: time.Now()}
 	opts := append(kclient.Options(cfg.Kafka, "indexer", log, reg),
 		kgo.ConsumerGroup(cfg.Group),
+		kgo.InstanceID(cfg.InstanceID),
+		kgo.SessionTimeout(cfg.SessionTimeout),
+		kgo.HeartbeatInterval(min(3*time.Second, cfg.SessionTimeout/3)),
 		kgo.ConsumeTopics(cfg.Topics.Documents),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.BlockRebalanceOnPoll(),
@@ -85,9 +181,10 @@ func New(cfg Config, store *pebblestore.Store, log zerolog.Logger, reg prometheu
 		kgo.OnPartitionsRevoked(ix.onRevoked),
 		kgo.OnPartitionsLost(ix.onLost),
 		kgo.RequiredAcks(kgo.AllISRAcks()),
-		kgo.ProducerBatchMaxBytes(32<<20),
+		kgo.ProducerBatchMaxBytes(producerBatchBytes),
 		kgo.ProducerBatchCompression(kgo.ZstdCompression()),
-		kgo.FetchMaxPartitionBytes(4<<20),
+		kgo.FetchMaxPartitionBytes(fetchPartitionBytes),
+		kgo.FetchMaxBytes(fetchBytes),
 		kgo.ProducerLinger(0),
 	)
 	cl, err := kgo.NewClient(opts...)
@@ -98,13 +195,22 @@ func New(cfg Config, store *pebblestore.Store, log zerolog.Logger, reg prometheu
 	return ix, nil
 }
 
-// Close leaves the group (committing what was marked) and closes the client.
-func (ix *Indexer) Close() { ix.client.Close() }
+// Close closes the client without the graceful steps of Run's shutdown; it
+// is for an indexer that never ran. After Run it does nothing.
+func (ix *Indexer) Close() {
+	ix.closeOnce.Do(func() {
+		ix.client.AllowRebalance()
+		ix.client.Close()
+	})
+}
 
 // Ready reports whether the indexer polls.
 func (ix *Indexer) Ready() error {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
+	if ix.stopping {
+		return errors.New("shutting down")
+	}
 	if !ix.polls {
 		return errors.New("not polling yet")
 	}
@@ -115,7 +221,17 @@ func (ix *Indexer) onAssigned(_ context.Context, _ *kgo.Client, assigned map[str
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
 	ix.polls = true
-	for _, p := range assigned[ix.cfg.Topics.Documents] {
+	ps := assigned[ix.cfg.Topics.Documents]
+	if !ix.assigned && len(ps) > 0 {
+		// How long a (re)started indexer waits for its partitions: with
+		// static membership a restart within the session timeout gets them
+		// at its first join.
+		ix.assigned = true
+		d := time.Since(ix.started)
+		ix.m.startToAssigned.Set(d.Seconds())
+		ix.log.Info().Str("topic", ix.cfg.Topics.Documents).Dur("since_start", d).Ints32("partitions", ps).Msg("first partitions assigned")
+	}
+	for _, p := range ps {
 		delete(ix.ready, p) // state is checked again before the first batch
 		ix.log.Info().Str("topic", ix.cfg.Topics.Documents).Int32("partition", p).Msg("partition assigned")
 	}
@@ -123,7 +239,9 @@ func (ix *Indexer) onAssigned(_ context.Context, _ *kgo.Client, assigned map[str
 
 func (ix *Indexer) onRevoked(ctx context.Context, cl *kgo.Client, revoked map[string][]int32) {
 	// Every polled batch was finished before the rebalance could start
-	// (BlockRebalanceOnPoll), so what is marked is everything done.
+	// (BlockRebalanceOnPoll), so what is marked is everything done. After
+	// this callback franz-go drops the marks of the revoked partitions, so
+	// nothing is ever committed for a partition another indexer owns.
 	if err := cl.CommitMarkedOffsets(ctx); err != nil {
 		ix.log.Warn().Err(err).Msg("commit on revoke failed")
 	}
@@ -141,8 +259,45 @@ func (ix *Indexer) forget(ps map[string][]int32) {
 	}
 }
 
-// Run polls until ctx is done. A batch in hand is finished before it returns.
+// Run polls until ctx is done or a batch fails, then shuts down within
+// ShutdownTimeout: it finishes the batch in hand (a catch-up in progress is
+// abandoned, it hands nothing over), commits the marked offsets, leaves the
+// group (LeaveGroupOnShutdown) and closes the client. Pebble stays open; the
+// caller closes it after Run returned.
 func (ix *Indexer) Run(ctx context.Context) error {
+	// work is the context of the hand-over: it outlives ctx by three
+	// quarters of ShutdownTimeout, so a stop finishes the batch in hand;
+	// final, the context of committing, leaving and closing, by all of it,
+	// so a batch that never gets its acks does not also cost the leave.
+	work, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelWork()
+	final, cancelFinal := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelFinal()
+	var budget sync.Once
+	startBudget := func() {
+		budget.Do(func() {
+			time.AfterFunc(ix.cfg.ShutdownTimeout*3/4, cancelWork)
+			time.AfterFunc(ix.cfg.ShutdownTimeout, cancelFinal)
+		})
+	}
+	defer context.AfterFunc(ctx, startBudget)()
+
+	err := ix.poll(ctx, work)
+	startBudget()
+	ix.mu.Lock()
+	ix.stopping = true
+	ix.mu.Unlock()
+	start := time.Now()
+	serr := ix.shutdown(final)
+	if serr != nil {
+		ix.log.Error().Err(serr).Dur("took", time.Since(start)).Msg("shutdown incomplete")
+	} else {
+		ix.log.Info().Dur("took", time.Since(start)).Msg("left the group")
+	}
+	return errors.Join(err, serr)
+}
+
+func (ix *Indexer) poll(ctx, work context.Context) error {
 	for {
 		fetches := ix.client.PollRecords(ctx, ix.cfg.MaxPollRecords)
 		ix.mu.Lock()
@@ -156,17 +311,16 @@ func (ix *Indexer) Run(ctx context.Context) error {
 			ix.log.Warn().Str("topic", t).Int32("partition", p).Err(err).Msg("fetch error")
 		})
 		// Partitions are independent: index them in parallel. The batch is
-		// finished even when ctx is cancelled meanwhile (work uses its own
-		// context), so a shutdown never leaves a half-handled batch.
-		work := context.WithoutCancel(ctx)
-		g, gctx := errgroup.WithContext(work)
+		// finished even when ctx is cancelled meanwhile (the hand-over uses
+		// work), so a shutdown never leaves a half-handled batch.
+		g, gwork := errgroup.WithContext(work)
 		g.SetLimit(4)
 		fetches.EachPartition(func(fp kgo.FetchTopicPartition) {
 			if len(fp.Records) == 0 {
 				return
 			}
 			hwm := fp.HighWatermark
-			g.Go(func() error { return ix.handle(gctx, fp.Topic, fp.Partition, fp.Records, hwm) })
+			g.Go(func() error { return ix.handle(ctx, gwork, fp.Topic, fp.Partition, fp.Records, hwm) })
 		})
 		err := g.Wait()
 		ix.client.AllowRebalance()
@@ -176,8 +330,57 @@ func (ix *Indexer) Run(ctx context.Context) error {
 	}
 }
 
-// handle brings the partition's state up to date and indexes one batch.
-func (ix *Indexer) handle(ctx context.Context, tp string, p int32, recs []*kgo.Record, hwm int64) error {
+// shutdown commits what was marked, leaves the group and closes the client.
+func (ix *Indexer) shutdown(ctx context.Context) error {
+	var errs []error
+	ix.closeOnce.Do(func() {
+		ix.client.AllowRebalance()
+		if err := ix.client.CommitMarkedOffsets(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("commit offsets: %w", err))
+		}
+		// Stop being a member: franz-go revokes everything (onRevoked
+		// commits again, a no-op) but, as a static member, does not tell
+		// the group, which would keep the partitions for our restart.
+		if err := ix.client.LeaveGroupContext(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("leave group: %w", err))
+		}
+		if ix.cfg.LeaveGroupOnShutdown && ctx.Err() == nil {
+			if err := ix.leaveStatic(ctx); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		closed := make(chan struct{})
+		go func() {
+			ix.client.Close()
+			close(closed)
+		}()
+		select {
+		case <-closed:
+		case <-ctx.Done():
+			errs = append(errs, fmt.Errorf("close kafka client: %w", ctx.Err()))
+		}
+	})
+	return errors.Join(errs...)
+}
+
+// leaveStatic removes this indexer's instance id from the group (KIP-345),
+// which rebalances the group now instead of after SessionTimeout.
+func (ix *Indexer) leaveStatic(ctx context.Context) error {
+	resp, err := kadm.NewClient(ix.client).LeaveGroup(ctx,
+		kadm.LeaveGroup(ix.cfg.Group).InstanceIDs(ix.cfg.InstanceID).Reason("indexer shutting down"))
+	if err == nil {
+		err = resp.Error()
+	}
+	if err != nil && !errors.Is(err, kerr.UnknownMemberID) { // franz-go may have left already
+		return fmt.Errorf("leave group %s as %s: %w", ix.cfg.Group, ix.cfg.InstanceID, err)
+	}
+	return nil
+}
+
+// handle brings the partition's state up to date and indexes one batch. A
+// catch-up stops with stop (it hands nothing over; the batch is left
+// unmarked); the hand-over runs on work.
+func (ix *Indexer) handle(stop, work context.Context, tp string, p int32, recs []*kgo.Record, hwm int64) error {
 	applied, err := ix.store.Applied(tp, p)
 	if err != nil {
 		return err
@@ -187,7 +390,15 @@ func (ix *Indexer) handle(ctx context.Context, tp string, p int32, recs []*kgo.R
 	ix.mu.Unlock()
 	if !ready {
 		if first := recs[0].Offset; applied+1 < first {
-			if err := ix.catchUp(ctx, tp, p, applied+1, first); err != nil {
+			cctx, cancel := context.WithCancel(work)
+			defer context.AfterFunc(stop, cancel)()
+			err := ix.catchUp(cctx, tp, p, applied+1, first)
+			cancel()
+			if err != nil && stop.Err() != nil {
+				ix.log.Info().Str("topic", tp).Int32("partition", p).Msg("catch-up interrupted by shutdown")
+				return nil
+			}
+			if err != nil {
 				return fmt.Errorf("catch up partition %d: %w", p, err)
 			}
 		}
@@ -208,11 +419,21 @@ func (ix *Indexer) handle(ctx context.Context, tp string, p int32, recs []*kgo.R
 		ix.m.skipped.Add(float64(i))
 	}
 	if i < len(recs) {
-		if err := ix.indexAndHandOver(ctx, tp, p, recs[i:]); err != nil {
+		if err := ix.indexAndHandOver(work, tp, p, recs[i:]); err != nil {
 			return err
 		}
 	}
 	ix.client.MarkCommitRecords(recs[len(recs)-1])
+	ix.mu.Lock()
+	first := !ix.firstBatch
+	ix.firstBatch = true
+	ix.mu.Unlock()
+	if first {
+		d := time.Since(ix.started)
+		ix.m.startToFirstBatch.Set(d.Seconds())
+		ix.log.Info().Str("topic", tp).Int32("partition", p).Int64("offset", recs[len(recs)-1].Offset).
+			Dur("since_start", d).Msg("first batch indexed")
+	}
 	ix.m.lag.WithLabelValues(strconv.Itoa(int(p))).Set(float64(max(0, hwm-recs[len(recs)-1].Offset-1)))
 	return nil
 }
@@ -247,10 +468,8 @@ func (ix *Indexer) indexAndHandOver(ctx context.Context, tp string, p int32, rec
 	for _, dl := range res.failures {
 		out = append(out, ix.deadLetterRecord(dl))
 	}
-	if len(out) > 0 {
-		if err := ix.client.ProduceSync(ctx, out...).FirstErr(); err != nil {
-			return fmt.Errorf("hand over batch of partition %d: %w", p, err)
-		}
+	if err := produceAll(ctx, ix.client, out); err != nil {
+		return fmt.Errorf("hand over batch of partition %d: %w", p, err)
 	}
 	if err := pb.Commit(); err != nil {
 		return err
@@ -265,6 +484,31 @@ func (ix *Indexer) indexAndHandOver(ctx context.Context, tp string, p int32, rec
 	for _, dl := range res.failures {
 		ix.log.Warn().Str("topic", tp).Int32("partition", p).Int64("offset", dl.rec.Offset).
 			Str("error", dl.reason).Msg("record dead-lettered")
+	}
+	return nil
+}
+
+// produceAll produces recs and waits until Kafka acknowledged all of them,
+// or until ctx is done. The idempotent producer cannot take back records it
+// already sent (ProduceSync waits for their answer however long the broker
+// takes), so at the shutdown deadline it is the wait that is abandoned: the
+// batch is then neither committed to Pebble nor marked, and whoever owns the
+// partition next hands its records over again; the persister keeps the first
+// copy of each record.
+func produceAll(ctx context.Context, cl *kgo.Client, recs []*kgo.Record) error {
+	errc := make(chan error, len(recs))
+	for _, r := range recs {
+		cl.Produce(ctx, r, func(_ *kgo.Record, err error) { errc <- err })
+	}
+	for range recs {
+		select {
+		case err := <-errc:
+			if err != nil {
+				return err
+			}
+		case <-ctx.Done():
+			return fmt.Errorf("wait for acks: %w", ctx.Err())
+		}
 	}
 	return nil
 }
@@ -298,7 +542,7 @@ func (ix *Indexer) catchUp(ctx context.Context, tp string, p int32, from, to int
 	start := time.Now()
 	cl, err := kgo.NewClient(append(kclient.Options(ix.cfg.Kafka, "indexer-catchup", ix.log, nil),
 		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{tp: {p: kgo.NewOffset().At(from)}}),
-		kgo.FetchMaxPartitionBytes(4<<20))...)
+		kgo.FetchMaxPartitionBytes(fetchPartitionBytes), kgo.FetchMaxBytes(fetchBytes))...)
 	if err != nil {
 		return err
 	}

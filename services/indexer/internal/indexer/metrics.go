@@ -11,6 +11,9 @@ type metrics struct {
 	dirtyTerms   prometheus.Histogram
 	batchSeconds prometheus.Histogram
 	lag          *prometheus.GaugeVec
+
+	startToAssigned   prometheus.Gauge
+	startToFirstBatch prometheus.Gauge
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -31,9 +34,14 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "Time to index and hand over one batch.", Buckets: prometheus.ExponentialBuckets(0.001, 3, 10)}),
 		lag: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "termflow_indexer_consumer_lag_records",
 			Help: "Records behind the end of the documents partition."}, []string{"partition"}),
+		startToAssigned: prometheus.NewGauge(prometheus.GaugeOpts{Name: "termflow_indexer_start_to_assigned_seconds",
+			Help: "Time from the indexer's start to its first partition assignment (0 until then)."}),
+		startToFirstBatch: prometheus.NewGauge(prometheus.GaugeOpts{Name: "termflow_indexer_start_to_first_batch_seconds",
+			Help: "Time from the indexer's start to its first batch handled (0 until then)."}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.batches, m.docs, m.skipped, m.caughtUp, m.deadLetters, m.dirtyTerms, m.batchSeconds, m.lag)
+		reg.MustRegister(m.batches, m.docs, m.skipped, m.caughtUp, m.deadLetters, m.dirtyTerms, m.batchSeconds, m.lag,
+			m.startToAssigned, m.startToFirstBatch)
 	}
 	return m
 }
