@@ -102,6 +102,17 @@ type ApplyStats struct {
 //   - the checkpoint is written last.
 func (s *Store) Apply(ctx context.Context, off int64, ev *dirtyterms.Event, cp *Checkpoint) (ApplyStats, error) {
 	var st ApplyStats
+	if !s.clean {
+		// A crash or a failed attempt may have left an event's term writes
+		// half done: finish them before reading anything.
+		stored, err := s.recover(ctx)
+		if err != nil {
+			return st, err
+		}
+		if stored.Offset > cp.Offset {
+			*cp = stored // an earlier attempt got as far as the checkpoint
+		}
+	}
 	if off <= cp.Offset {
 		st.Skipped = true
 		return st, nil
@@ -120,7 +131,7 @@ func (s *Store) Apply(ctx context.Context, off int64, ev *dirtyterms.Event, cp *
 		if err := s.applyDocuments(ctx, ev, keep, &st); err != nil {
 			return st, err
 		}
-		if err := s.applyTerms(ctx, ev, keep, &st); err != nil {
+		if err := s.applyTerms(ctx, off, ev, keep, &st); err != nil {
 			return st, err
 		}
 		if err := s.applyStats(ctx, off, ev, keep, &st); err != nil {
@@ -129,6 +140,9 @@ func (s *Store) Apply(ctx context.Context, off int64, ev *dirtyterms.Event, cp *
 	}
 	next := Checkpoint{Offset: off, Sources: slices.Clone(cp.Sources)}
 	next.advance(ev.Topic, ev.Partition, ev.LastOffset)
+	if err := s.beforeWrite(); err != nil {
+		return st, err
+	}
 	_, err := s.checkpoints.ReplaceOne(ctx, bson.D{{Key: "_id", Value: checkpointID}},
 		bson.D{{Key: "_id", Value: checkpointID}, {Key: "offset", Value: next.Offset}, {Key: "sources", Value: next.Sources}},
 		options.Replace().SetUpsert(true))
@@ -137,6 +151,16 @@ func (s *Store) Apply(ctx context.Context, off int64, ev *dirtyterms.Event, cp *
 	}
 	st.Writes++
 	*cp = next
+	if !s.clean {
+		// The checkpoint covers the journal now; a failure to remove it is
+		// repaired by the next recover.
+		if err := s.clearJournal(ctx); err != nil {
+			s.log.Warn().Err(err).Int64("offset", off).Msg("journal not cleared")
+		} else {
+			st.Writes++
+			s.clean = true
+		}
+	}
 	return st, nil
 }
 
@@ -174,6 +198,9 @@ func (s *Store) replace(ctx context.Context, c *mongo.Collection, ids []string, 
 	const step = 1000
 	for rest := ids; len(rest) > 0; {
 		n := min(step, len(rest))
+		if err := s.beforeWrite(); err != nil {
+			return err
+		}
 		if _, err := c.DeleteMany(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: rest[:n]}}}}); err != nil {
 			return fmt.Errorf("delete %s: %w", c.Name(), err)
 		}
@@ -182,6 +209,9 @@ func (s *Store) replace(ctx context.Context, c *mongo.Collection, ids []string, 
 	}
 	for len(docs) > 0 {
 		n := min(step, len(docs))
+		if err := s.beforeWrite(); err != nil {
+			return err
+		}
 		if _, err := c.InsertMany(ctx, docs[:n], options.InsertMany().SetOrdered(false)); err != nil {
 			return fmt.Errorf("insert %s: %w", c.Name(), err)
 		}
@@ -196,6 +226,9 @@ func (s *Store) bulk(ctx context.Context, c *mongo.Collection, models []mongo.Wr
 	const step = 1000
 	for len(models) > 0 {
 		n := min(step, len(models))
+		if err := s.beforeWrite(); err != nil {
+			return err
+		}
 		if _, err := c.BulkWrite(ctx, models[:n], options.BulkWrite().SetOrdered(false)); err != nil {
 			return fmt.Errorf("bulk write %s: %w", c.Name(), err)
 		}
@@ -213,7 +246,7 @@ type termWork struct {
 	head         *headDoc
 }
 
-func (s *Store) applyTerms(ctx context.Context, ev *dirtyterms.Event, keep []bool, st *ApplyStats) error {
+func (s *Store) applyTerms(ctx context.Context, off int64, ev *dirtyterms.Event, keep []bool, st *ApplyStats) error {
 	work := make([]*termWork, 0, len(ev.Terms))
 	byKey := map[string]*termWork{}
 	for _, t := range ev.Terms {
@@ -312,26 +345,24 @@ func (s *Store) applyTerms(ctx context.Context, ev *dirtyterms.Event, keep []boo
 		}
 	}
 
-	// Apply, split, and gather the writes in their three phases.
-	var chunkIDs2, headIDs []string
-	var chunkDocs, headDocs []any
-	var headDeletes, chunkDeletes []mongo.WriteModel
+	// Apply and split; gather the writes.
+	var tw termWrites
 	newMeta := map[*termWork]map[int][]chunkMeta{}
 	for _, t := range targets {
 		if !t.chunk.Apply(t.ops) && t.w.head.N > 0 {
 			continue
 		}
-		parts := posting.Split(t.chunk, posting.MaxChunk)
+		parts := posting.Split(t.chunk, s.maxChunk)
 		metas := make([]chunkMeta, len(parts))
 		for i, p := range parts {
 			metas[i] = chunkMeta{Lo: int64(p.Lo), Hi: int64(p.Hi), N: int64(len(p.Postings))}
 			id := chunkID(t.w.key, p.Lo, p.Hi)
-			chunkIDs2 = append(chunkIDs2, id)
-			chunkDocs = append(chunkDocs, chunkDoc{ID: id, TK: t.w.key, Index: t.w.index, Lo: int64(p.Lo), Hi: int64(p.Hi),
+			tw.ChunkIDs = append(tw.ChunkIDs, id)
+			tw.Chunks = append(tw.Chunks, chunkDoc{ID: id, TK: t.w.key, Index: t.w.index, Lo: int64(p.Lo), Hi: int64(p.Hi),
 				N: int64(len(p.Postings)), P: posting.Encode(nil, p.Postings)})
 		}
 		if len(parts) > 1 {
-			chunkDeletes = append(chunkDeletes, mongo.NewDeleteOneModel().SetFilter(bson.D{{Key: "_id", Value: chunkID(t.w.key, t.chunk.Lo, t.chunk.Hi)}}))
+			tw.ChunkDeletes = append(tw.ChunkDeletes, chunkID(t.w.key, t.chunk.Lo, t.chunk.Hi))
 		}
 		if newMeta[t.w] == nil {
 			newMeta[t.w] = map[int][]chunkMeta{}
@@ -358,23 +389,74 @@ func (s *Store) applyTerms(ctx context.Context, ev *dirtyterms.Event, keep []boo
 		}
 		if n == 0 {
 			// The term has no postings left: remove it and every chunk it had.
-			headDeletes = append(headDeletes, mongo.NewDeleteOneModel().SetFilter(bson.D{{Key: "_id", Value: w.key}}))
-			chunkDeletes = append(chunkDeletes, mongo.NewDeleteManyModel().SetFilter(bson.D{{Key: "tk", Value: w.key}}))
+			tw.HeadDeletes = append(tw.HeadDeletes, w.key)
+			tw.TermChunkDeletes = append(tw.TermChunkDeletes, w.key)
 			continue
 		}
-		h := headDoc{ID: w.key, Index: w.index, Field: w.field, Term: w.term, N: n, Chunks: metas}
-		headIDs = append(headIDs, w.key)
-		headDocs = append(headDocs, h)
+		tw.HeadIDs = append(tw.HeadIDs, w.key)
+		tw.Heads = append(tw.Heads, headDoc{ID: w.key, Index: w.index, Field: w.field, Term: w.term, N: n, Chunks: metas})
 	}
-	st.Chunks += len(chunkDocs)
-	if err := s.replace(ctx, s.chunks, chunkIDs2, chunkDocs, st); err != nil {
+	if tw.empty() {
+		return nil
+	}
+	// The writes below are not atomic, and a replay after a crash among
+	// them would read a half-written term (a head deleted but not yet
+	// inserted reads as a new term). So they are journaled first and, after
+	// a crash or a failed attempt, redone from the journal before anything
+	// is read again (see recover).
+	if err := s.writeJournal(ctx, off, &tw, st); err != nil {
 		return err
 	}
-	if err := s.replace(ctx, s.terms, headIDs, headDocs, st); err != nil {
+	return s.writeTerms(ctx, &tw, st)
+}
+
+// termWrites are the term and chunk writes of one event, in the order
+// writeTerms performs them. Every step sets documents to a final value, so
+// redoing all of them after a partial run ends in the same state.
+type termWrites struct {
+	ChunkIDs         []string   `bson:"chunkIDs,omitempty"` // chunks replaced by Chunks
+	Chunks           []chunkDoc `bson:"chunks,omitempty"`
+	HeadIDs          []string   `bson:"headIDs,omitempty"` // heads replaced by Heads
+	Heads            []headDoc  `bson:"heads,omitempty"`
+	HeadDeletes      []string   `bson:"headDeletes,omitempty"`      // emptied terms
+	ChunkDeletes     []string   `bson:"chunkDeletes,omitempty"`     // chunks replaced by a split
+	TermChunkDeletes []string   `bson:"termChunkDeletes,omitempty"` // every chunk of an emptied term
+}
+
+func (tw *termWrites) empty() bool {
+	return len(tw.ChunkIDs) == 0 && len(tw.HeadIDs) == 0 && len(tw.HeadDeletes) == 0
+}
+
+// writeTerms performs tw: chunks, then heads, then deletions, so a reader
+// following a head always finds its chunks.
+func (s *Store) writeTerms(ctx context.Context, tw *termWrites, st *ApplyStats) error {
+	chunks := make([]any, len(tw.Chunks))
+	for i := range tw.Chunks {
+		chunks[i] = tw.Chunks[i]
+	}
+	heads := make([]any, len(tw.Heads))
+	for i := range tw.Heads {
+		heads[i] = tw.Heads[i]
+	}
+	st.Chunks += len(chunks)
+	if err := s.replace(ctx, s.chunks, tw.ChunkIDs, chunks, st); err != nil {
+		return err
+	}
+	if err := s.replace(ctx, s.terms, tw.HeadIDs, heads, st); err != nil {
 		return err
 	}
 	// Heads of emptied terms go before their chunks, so no head ever lists
 	// a missing chunk.
+	var headDeletes, chunkDeletes []mongo.WriteModel
+	for _, id := range tw.HeadDeletes {
+		headDeletes = append(headDeletes, mongo.NewDeleteOneModel().SetFilter(bson.D{{Key: "_id", Value: id}}))
+	}
+	for _, id := range tw.ChunkDeletes {
+		chunkDeletes = append(chunkDeletes, mongo.NewDeleteOneModel().SetFilter(bson.D{{Key: "_id", Value: id}}))
+	}
+	for _, tk := range tw.TermChunkDeletes {
+		chunkDeletes = append(chunkDeletes, mongo.NewDeleteManyModel().SetFilter(bson.D{{Key: "tk", Value: tk}}))
+	}
 	st.Chunks += len(chunkDeletes)
 	if err := s.bulk(ctx, s.terms, headDeletes, st); err != nil {
 		return err
@@ -442,6 +524,9 @@ func (s *Store) applyStats(ctx context.Context, off int64, ev *dirtyterms.Event,
 func (s *Store) guardedBulk(ctx context.Context, c *mongo.Collection, models []mongo.WriteModel, st *ApplyStats) error {
 	if len(models) == 0 {
 		return nil
+	}
+	if err := s.beforeWrite(); err != nil {
+		return err
 	}
 	_, err := c.BulkWrite(ctx, models, options.BulkWrite().SetOrdered(false))
 	st.Writes += len(models)

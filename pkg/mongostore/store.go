@@ -8,6 +8,7 @@
 //	indexstats  {_id: index, docs, off}
 //	fieldstats  {_id: index|field, index, field, docs, len, off}
 //	checkpoints {_id: "persister", offset, sources: [{topic, partition, offset}]}
+//	journal     {_id: "offset/part", off, parts, w: planned term writes} (see journal.go)
 //
 // A term key is "index|term|field": index names and terms never hold "|",
 // so the key is unambiguous whatever the field name is.
@@ -22,6 +23,8 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/termflow/termflow/pkg/posting"
 )
 
 // Collection names.
@@ -32,6 +35,7 @@ const (
 	CollIndexStats  = "indexstats"
 	CollFieldStats  = "fieldstats"
 	CollCheckpoints = "checkpoints"
+	CollJournal     = "journal"
 )
 
 // Store is a Termflow database.
@@ -40,7 +44,17 @@ type Store struct {
 	db     *mongo.Database
 	log    zerolog.Logger
 
-	docs, terms, chunks, indexStats, fieldStats, checkpoints *mongo.Collection
+	docs, terms, chunks, indexStats, fieldStats, checkpoints, journal *mongo.Collection
+
+	// clean is false until recover found no half-done journal, and from
+	// the start of an event's journaled writes until its checkpoint. Apply
+	// is called by one goroutine only (the persister is the single writer).
+	clean bool
+	// maxChunk is posting.MaxChunk; tests lower it to split small lists.
+	maxChunk int
+	// writeHook, when set (tests), runs before every write and fails it by
+	// returning an error: a crash at that point.
+	writeHook func() error
 }
 
 // Open connects to uri and prepares the database's indexes.
@@ -56,7 +70,8 @@ func Open(ctx context.Context, uri, database string, log zerolog.Logger) (*Store
 		client: client, db: db, log: log,
 		docs: db.Collection(CollDocuments), terms: db.Collection(CollTerms), chunks: db.Collection(CollChunks),
 		indexStats: db.Collection(CollIndexStats), fieldStats: db.Collection(CollFieldStats),
-		checkpoints: db.Collection(CollCheckpoints),
+		checkpoints: db.Collection(CollCheckpoints), journal: db.Collection(CollJournal),
+		maxChunk: posting.MaxChunk,
 	}
 	if err := s.ensureIndexes(ctx); err != nil {
 		_ = client.Disconnect(context.Background())

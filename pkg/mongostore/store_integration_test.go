@@ -29,7 +29,7 @@ func openTestStore(t *testing.T) *Store {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	db := fmt.Sprintf("t_%s_%d", strings.ToLower(strings.NewReplacer("/", "_", " ", "_").Replace(t.Name())), time.Now().UnixNano()%1e9)
+	db := fmt.Sprintf("t_%s_%d", strings.ToLower(strings.NewReplacer("/", "_", " ", "_", "=", "_").Replace(t.Name())), time.Now().UnixNano()%1e9)
 	s, err := Open(ctx, uri, db, zerolog.Nop())
 	if err != nil {
 		t.Fatal(err)

@@ -1,0 +1,269 @@
+//go:build integration
+
+package mongostore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"reflect"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/rs/zerolog"
+	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"github.com/termflow/termflow/pkg/analysis"
+	"github.com/termflow/termflow/pkg/dirtyterms"
+)
+
+// eventModel builds exact per-record events (as the indexer does) for a
+// sequence of puts and deletes of single-field documents.
+type eventModel struct {
+	docs map[string]string // id → body
+	off  int64             // next source offset
+}
+
+type change struct {
+	id   string
+	body string // "" deletes
+}
+
+func (m *eventModel) event(changes []change) *dirtyterms.Event {
+	ev := &dirtyterms.Event{V: 1, Topic: "docs", Partition: 0, FirstOffset: m.off, LastOffset: m.off + int64(len(changes)) - 1}
+	terms := map[string]*dirtyterms.Term{}
+	tfs := func(body string) (map[string]uint32, uint32) {
+		toks := analysis.AppendTokens(nil, body)
+		tf := map[string]uint32{}
+		for _, t := range toks {
+			tf[t]++
+		}
+		return tf, uint32(len(toks))
+	}
+	op := func(term string, o dirtyterms.Op) {
+		if terms[term] == nil {
+			terms[term] = &dirtyterms.Term{Index: "books", Field: "body", Term: term}
+		}
+		terms[term].Ops = append(terms[term].Ops, o)
+	}
+	for i, c := range changes {
+		old, had := m.docs[c.id]
+		rec := dirtyterms.Record{Offset: m.off, Index: "books", ID: c.id, Deleted: c.body == ""}
+		m.off++
+		var oldTF, newTF map[string]uint32
+		var oldLen, newLen uint32
+		if had {
+			oldTF, oldLen = tfs(old)
+		}
+		if !rec.Deleted {
+			newTF, newLen = tfs(c.body)
+			rec.Source, _ = json.Marshal(map[string]string{"id": c.id, "body": c.body})
+			m.docs[c.id] = c.body
+		} else {
+			delete(m.docs, c.id)
+		}
+		switch {
+		case !had && !rec.Deleted:
+			rec.Count = 1
+			rec.Fields = []dirtyterms.FieldDelta{{Field: "body", Docs: 1, Length: int64(newLen)}}
+		case had && rec.Deleted:
+			rec.Count = -1
+			rec.Fields = []dirtyterms.FieldDelta{{Field: "body", Docs: -1, Length: -int64(oldLen)}}
+		case had:
+			rec.Fields = []dirtyterms.FieldDelta{{Field: "body", Length: int64(newLen) - int64(oldLen)}}
+		}
+		ev.Records = append(ev.Records, rec)
+		for t := range oldTF {
+			if _, ok := newTF[t]; !ok {
+				op(t, dirtyterms.Op{Rec: i})
+			}
+		}
+		for t, n := range newTF {
+			if oldTF[t] != n || oldLen != newLen {
+				op(t, dirtyterms.Op{Rec: i, TF: n, Length: newLen})
+			}
+		}
+	}
+	keys := make([]string, 0, len(terms))
+	for k := range terms {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		ev.Terms = append(ev.Terms, *terms[k])
+	}
+	return ev
+}
+
+// crashChunk is the chunk size of the crash tests: small enough to split
+// lists of a few hundred postings, which keeps each attempt fast.
+const crashChunk = 100
+
+// crashScript is a sequence of events that exercises every kind of term
+// write: new terms, chunk splits (more than crashChunk postings), updates that
+// move postings between terms, and deletes that empty terms.
+func crashScript() []*dirtyterms.Event {
+	m := &eventModel{docs: map[string]string{}}
+	var evs []*dirtyterms.Event
+	var c []change
+	for i := range 300 {
+		c = append(c, change{fmt.Sprintf("d%d", i), fmt.Sprintf("common w%d g%d", i%50, i%7)})
+	}
+	evs = append(evs, m.event(c[:150]), m.event(c[150:])) // the second splits "common" (crashChunk)
+	evs = append(evs, m.event([]change{
+		{"d1", "common rare alpha"}, {"d2", ""}, {"d3", "alpha"}, {"new1", "alpha beta"},
+	}))
+	c = nil
+	for i := range 200 { // empties w0..w3 and g-terms partly; shrinks "common"
+		if i%50 < 4 {
+			c = append(c, change{fmt.Sprintf("d%d", i), ""})
+		}
+	}
+	c = append(c, change{"new1", ""}, change{"d1", "beta"})
+	evs = append(evs, m.event(c))
+	return evs
+}
+
+// dump reads every collection the persister writes, ordered by _id.
+func dump(t *testing.T, s *Store) map[string][]bson.M {
+	t.Helper()
+	out := map[string][]bson.M{}
+	for _, c := range []string{CollDocuments, CollTerms, CollChunks, CollIndexStats, CollFieldStats, CollCheckpoints, CollJournal} {
+		cur, err := s.db.Collection(c).Find(context.Background(), bson.D{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var docs []bson.M
+		if err := cur.All(context.Background(), &docs); err != nil {
+			t.Fatal(err)
+		}
+		sort.Slice(docs, func(i, j int) bool { return fmt.Sprint(docs[i]["_id"]) < fmt.Sprint(docs[j]["_id"]) })
+		out[c] = docs
+	}
+	return out
+}
+
+var errCrash = errors.New("crash")
+
+// TestApplyCrashAtEveryWrite kills the persister (a write fails and the
+// process "restarts" with a new Store, or retries on the same one) at seeded
+// random writes of every event, including writes made while recovering from
+// the previous crash, and replays from the checkpoint; the database must end
+// exactly as after a run without crashes.
+func TestApplyCrashAtEveryWrite(t *testing.T) {
+	evs := crashScript()
+	ctx := context.Background()
+
+	ref := openTestStore(t)
+	ref.maxChunk = crashChunk
+	cp := Checkpoint{Offset: -1}
+	for i, ev := range evs {
+		if _, err := ref.Apply(ctx, int64(i), ev, &cp); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := dump(t, ref)
+	if n := len(want[CollJournal]); n != 0 {
+		t.Fatalf("%d journal documents left after a clean run", n)
+	}
+	if len(want[CollChunks]) <= len(want[CollTerms]) {
+		t.Fatalf("script made no split: %d chunks for %d terms", len(want[CollChunks]), len(want[CollTerms]))
+	}
+
+	// Every attempt at an event crashes one write later than the one
+	// before, until an attempt gets through: each write position of each
+	// event, including the writes of the recovery itself, is crashed once.
+	for _, mode := range []string{"restart", "retry", "mixed"} {
+		t.Run("mode="+mode, func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(7, 0))
+			s := openTestStore(t)
+			s.maxChunk = crashChunk
+			name := s.db.Name()
+			crashes := 0
+			var writes, crashAt int
+			hook := func() error {
+				writes++
+				if writes == crashAt {
+					return errCrash
+				}
+				return nil
+			}
+			s.writeHook = hook
+			cp, err := s.LoadCheckpoint(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			writes, crashAt = 0, 1
+			reached := int64(0)
+			for next := int64(0); next < int64(len(evs)); {
+				c := cp // the persister hands Apply a copy and keeps it on success
+				_, err := s.Apply(ctx, next, evs[next], &c)
+				if err == nil {
+					cp = c
+					next++
+					writes = 0
+					if next > reached { // a new event: crash its first write first
+						reached, crashAt = next, 1
+					}
+					continue
+				}
+				if !errors.Is(err, errCrash) {
+					t.Fatal(err)
+				}
+				crashes++
+				writes, crashAt = 0, crashAt+1
+				if mode == "restart" || mode == "mixed" && rng.IntN(2) == 0 {
+					// Restart: a new store and the stored checkpoint; Kafka
+					// redelivers from the last committed event (which may
+					// be older than the checkpoint).
+					s2, err := Open(ctx, testURI(t), name, zerolog.Nop())
+					if err != nil {
+						t.Fatal(err)
+					}
+					t.Cleanup(func() { _ = s2.Close(context.Background()) })
+					s2.writeHook, s2.maxChunk = hook, crashChunk
+					s = s2
+					if cp, err = s.LoadCheckpoint(ctx); err != nil {
+						t.Fatal(err)
+					}
+					next = max(0, next-int64(rng.IntN(2)))
+				}
+			}
+			// A crash right after the last checkpoint can leave its journal
+			// behind; the next start removes it.
+			s.writeHook = nil
+			if _, err := s.recover(ctx); err != nil {
+				t.Fatal(err)
+			}
+			got := dump(t, s)
+			for c, docs := range want {
+				if c == CollCheckpoints {
+					continue
+				}
+				if !reflect.DeepEqual(docs, got[c]) {
+					t.Errorf("%s differs after %d crashes: %d documents, want %d%s", c, crashes, len(got[c]), len(docs), firstDiff(docs, got[c]))
+				}
+			}
+			t.Logf("%d crashes", crashes)
+		})
+	}
+}
+
+func firstDiff(want, got []bson.M) string {
+	for i := range min(len(want), len(got)) {
+		if !reflect.DeepEqual(want[i], got[i]) {
+			w, g := fmt.Sprint(want[i]), fmt.Sprint(got[i])
+			return fmt.Sprintf("; first difference:\n want %.300s\n got  %.300s", w, g)
+		}
+	}
+	return ""
+}
+
+func testURI(t *testing.T) string {
+	t.Helper()
+	return strings.TrimSpace(os.Getenv("TERMFLOW_TEST_MONGO_URI"))
+}
