@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -175,9 +176,29 @@ func Ensure(ctx context.Context, adm *kadm.Client, rf int16, specs ...Spec) erro
 	}
 	// The client caches metadata and would still report the topics it just
 	// created as unknown; asking for authorized operations bypasses the cache.
-	details, err = adm.ListTopics(kadm.WithAuthorizedOps(ctx), names...)
-	if err != nil {
-		return fmt.Errorf("list topics: %w", err)
+	// The broker itself may answer from metadata that does not have a topic
+	// created a moment ago yet (KRaft propagates it asynchronously), so a
+	// missing topic is asked for again for a while.
+	deadline := time.Now().Add(10 * time.Second)
+	for wait := 50 * time.Millisecond; ; wait = min(2*wait, time.Second) {
+		details, err = adm.ListTopics(kadm.WithAuthorizedOps(ctx), names...)
+		if err != nil {
+			return fmt.Errorf("list topics: %w", err)
+		}
+		missing := false
+		for _, s := range specs {
+			if d, ok := details[s.Name]; !ok || d.Err != nil {
+				missing = true
+			}
+		}
+		if !missing || time.Now().After(deadline) {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("list topics: %w", ctx.Err())
+		case <-time.After(wait):
+		}
 	}
 	var errs []error
 	var withRequired []string
