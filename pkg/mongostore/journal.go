@@ -145,6 +145,11 @@ func (s *Store) clearJournal(ctx context.Context) error {
 	return nil
 }
 
+// SetWriteHook installs fn to run before every write Apply sends; an error
+// from fn fails the write. Fault tests use it to crash a persister between
+// any two MongoDB writes. Not safe to call while Apply runs.
+func (s *Store) SetWriteHook(fn func() error) { s.writeHook = fn }
+
 // beforeWrite runs the test hook, if any, before each write to MongoDB.
 func (s *Store) beforeWrite() error {
 	if s.writeHook != nil {

@@ -20,6 +20,7 @@ import (
 	"github.com/rs/zerolog"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/termflow/termflow/pkg/failpoint"
 	"github.com/termflow/termflow/pkg/flagenv"
 	"github.com/termflow/termflow/pkg/kclient"
 	"github.com/termflow/termflow/pkg/opsserver"
@@ -39,6 +40,7 @@ func main() {
 
 type config struct {
 	indexer.Config
+	Failpoints string
 	DataDir  string
 	OpsAddr  string
 	LogLevel string
@@ -60,10 +62,16 @@ func parse(args []string, getenv func(string) string, stderr io.Writer) (config,
 	fs.Duration(&c.ShutdownTimeout, "shutdown-timeout", "TERMFLOW_SHUTDOWN_TIMEOUT", d.ShutdownTimeout, "bound on a graceful stop (finish the batch, commit, leave the group)")
 	fs.Bool(&c.LeaveGroupOnShutdown, "leave-group-on-shutdown", "TERMFLOW_LEAVE_GROUP_ON_SHUTDOWN", d.LeaveGroupOnShutdown, "leave the group on a graceful stop so the partitions move at once (false keeps them for a restart)")
 	fs.String(&c.Kafka.Brokers, "kafka-brokers", "KAFKA_BROKERS", d.Kafka.Brokers, "Kafka seed brokers, comma separated")
+	fs.String(&c.Failpoints, "failpoints", "TERMFLOW_FAILPOINTS", "", "fault tests only: kill the process at name=N passes of named points (see pkg/failpoint)")
 	topic.Bind(fs, &c.Topics)
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
+	fp, err := failpoint.Parse(c.Failpoints)
+	if err != nil {
+		return c, err
+	}
+	c.Config.Failpoints = fp
 	return c, c.Validate()
 }
 

@@ -19,6 +19,7 @@ import (
 	"github.com/rs/zerolog"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/termflow/termflow/pkg/failpoint"
 	"github.com/termflow/termflow/pkg/flagenv"
 	"github.com/termflow/termflow/pkg/kclient"
 	"github.com/termflow/termflow/pkg/mongostore"
@@ -42,6 +43,8 @@ type config struct {
 	MongoDB  string
 	OpsAddr  string
 	LogLevel string
+	// Failpoints is the fault-test spec of TERMFLOW_FAILPOINTS.
+	Failpoints string
 }
 
 func parse(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
@@ -57,10 +60,16 @@ func parse(args []string, getenv func(string) string, stderr io.Writer) (config,
 	fs.Duration(&c.MinBackoff, "min-backoff", "TERMFLOW_MIN_BACKOFF", 100*time.Millisecond, "first retry delay while MongoDB fails")
 	fs.Duration(&c.MaxBackoff, "max-backoff", "TERMFLOW_MAX_BACKOFF", 10*time.Second, "longest retry delay while MongoDB fails")
 	fs.String(&c.Kafka.Brokers, "kafka-brokers", "KAFKA_BROKERS", "127.0.0.1:9092", "Kafka seed brokers, comma separated")
+	fs.String(&c.Failpoints, "failpoints", "TERMFLOW_FAILPOINTS", "", "fault tests only: kill the process at name=N passes of named points (see pkg/failpoint)")
 	topic.Bind(fs, &c.Topics)
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
+	fp, err := failpoint.Parse(c.Failpoints)
+	if err != nil {
+		return c, err
+	}
+	c.Config.Failpoints = fp
 	if c.MinBackoff <= 0 || c.MaxBackoff < c.MinBackoff {
 		return c, fmt.Errorf("backoff %v..%v: want 0 < min <= max", c.MinBackoff, c.MaxBackoff)
 	}

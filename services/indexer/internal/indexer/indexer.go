@@ -39,6 +39,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/termflow/termflow/pkg/document"
+	"github.com/termflow/termflow/pkg/failpoint"
 	"github.com/termflow/termflow/pkg/kclient"
 	"github.com/termflow/termflow/pkg/pebblestore"
 	"github.com/termflow/termflow/pkg/progress"
@@ -89,6 +90,12 @@ type Config struct {
 	LeaveGroupOnShutdown bool
 	Topics               topic.Config
 	Kafka                kclient.Config
+	// Failpoints crash the process at named points for fault tests
+	// (TERMFLOW_FAILPOINTS); nil in production. Points:
+	// indexer.before-hand-over (batch analyzed, nothing produced),
+	// indexer.after-hand-over (event acknowledged, Pebble not committed),
+	// indexer.after-pebble-commit (Pebble committed, records not marked).
+	Failpoints *failpoint.Set
 }
 
 // Defaults returns the default configuration.
@@ -468,12 +475,15 @@ func (ix *Indexer) indexAndHandOver(ctx context.Context, tp string, p int32, rec
 	for _, dl := range res.failures {
 		out = append(out, ix.deadLetterRecord(dl))
 	}
+	ix.cfg.Failpoints.Hit("indexer.before-hand-over")
 	if err := produceAll(ctx, ix.client, out); err != nil {
 		return fmt.Errorf("hand over batch of partition %d: %w", p, err)
 	}
+	ix.cfg.Failpoints.Hit("indexer.after-hand-over")
 	if err := pb.Commit(); err != nil {
 		return err
 	}
+	ix.cfg.Failpoints.Hit("indexer.after-pebble-commit")
 	ix.m.batches.Inc()
 	ix.m.docs.Add(float64(res.docs))
 	ix.m.deadLetters.Add(float64(len(res.failures)))

@@ -20,6 +20,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/termflow/termflow/pkg/dirtyterms"
+	"github.com/termflow/termflow/pkg/failpoint"
 	"github.com/termflow/termflow/pkg/kclient"
 	"github.com/termflow/termflow/pkg/mongostore"
 	"github.com/termflow/termflow/pkg/topic"
@@ -35,6 +36,13 @@ type Config struct {
 	MinBackoff, MaxBackoff time.Duration
 	Topics                 topic.Config
 	Kafka                  kclient.Config
+	// Failpoints crash the process at named points for fault tests
+	// (TERMFLOW_FAILPOINTS); nil in production. Points:
+	// persister.mongo-write (before each MongoDB write of an event),
+	// persister.after-apply (MongoDB and checkpoint written, progress not
+	// reported), persister.before-commit (progress reported, Kafka offset
+	// not committed).
+	Failpoints *failpoint.Set
 }
 
 // Persister applies dirty-terms events to MongoDB.
@@ -53,6 +61,9 @@ type Persister struct {
 // New builds a persister.
 func New(cfg Config, store *mongostore.Store, log zerolog.Logger, reg prometheus.Registerer) (*Persister, error) {
 	p := &Persister{cfg: cfg, store: store, log: log, m: newMetrics(reg)}
+	if cfg.Failpoints.Armed() {
+		store.SetWriteHook(func() error { cfg.Failpoints.Hit("persister.mongo-write"); return nil })
+	}
 	cl, err := kgo.NewClient(append(kclient.Options(cfg.Kafka, "persister", log, reg),
 		kgo.ConsumerGroup(cfg.Group),
 		kgo.ConsumeTopics(cfg.Topics.DirtyTerms),
@@ -119,6 +130,7 @@ func (p *Persister) Run(ctx context.Context) error {
 			last = r
 		})
 		if last != nil {
+			p.cfg.Failpoints.Hit("persister.before-commit")
 			// Commit after MongoDB acknowledged and progress was reported.
 			// A failed commit only means a replay, which Apply skips.
 			if err := p.client.CommitRecords(context.WithoutCancel(ctx), last); err != nil {
@@ -168,6 +180,7 @@ func (p *Persister) handle(ctx context.Context, r *kgo.Record, cp *mongostore.Ch
 	p.mu.Lock()
 	p.cp = *cp
 	p.mu.Unlock()
+	p.cfg.Failpoints.Hit("persister.after-apply")
 	if len(ev.Progress) > 0 {
 		recs := make([]*kgo.Record, 0, len(ev.Progress))
 		for _, m := range ev.Progress {
