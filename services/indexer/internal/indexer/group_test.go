@@ -34,7 +34,8 @@ var testTopics = topic.Config{Documents: "docs", DocumentsPartitions: 6, DirtyTe
 
 type testCluster struct {
 	t       *testing.T
-	c       *kfake.Cluster
+	c       *kfake.Cluster // nil on a real broker
+	topics  topic.Config
 	brokers string
 	adm     *kadm.Client
 	logs    *syncBuffer
@@ -55,13 +56,19 @@ func newTestCluster(t *testing.T, partitions int32) *testCluster {
 		t.Fatal(err)
 	}
 	t.Cleanup(cl.Close)
-	tc := &testCluster{t: t, c: c, brokers: strings.Join(c.ListenAddrs(), ","), adm: kadm.NewClient(cl), logs: &syncBuffer{}}
+	tc := &testCluster{t: t, c: c, topics: testTopics, brokers: strings.Join(c.ListenAddrs(), ","), adm: kadm.NewClient(cl), logs: &syncBuffer{}}
+	tc.showLogs()
+	return tc
+}
+
+// showLogs prints the indexers' logs at the end of a failed test.
+func (tc *testCluster) showLogs() {
+	t := tc.t
 	t.Cleanup(func() {
 		if t.Failed() || os.Getenv("TERMFLOW_TEST_LOGS") != "" {
 			t.Logf("indexer logs:\n%s", tc.logs.tail(1<<20))
 		}
 	})
-	return tc
 }
 
 // syncBuffer collects the indexers' logs; they are shown when a test fails.
@@ -90,7 +97,7 @@ func (tc *testCluster) config(group, instance string) Config {
 	cfg := Defaults()
 	cfg.InstanceID, cfg.Group = instance, group
 	cfg.Kafka.Brokers = tc.brokers
-	cfg.Topics = testTopics
+	cfg.Topics = tc.topics
 	cfg.MaxPollRecords = 40 // many small batches: more ways to cut a partition
 	cfg.SessionTimeout = 3 * time.Second
 	cfg.ShutdownTimeout = 20 * time.Second
@@ -250,13 +257,13 @@ func (tc *testCluster) events() []*dirtyterms.Event {
 	tc.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	ends, err := tc.adm.ListEndOffsets(ctx, testTopics.DirtyTerms)
+	ends, err := tc.adm.ListEndOffsets(ctx, tc.topics.DirtyTerms)
 	if err != nil {
 		tc.t.Fatal(err)
 	}
-	end := ends[testTopics.DirtyTerms][0].Offset
+	end := ends[tc.topics.DirtyTerms][0].Offset
 	cl, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(tc.brokers, ",")...),
-		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{testTopics.DirtyTerms: {0: kgo.NewOffset().AtStart()}}))
+		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{tc.topics.DirtyTerms: {0: kgo.NewOffset().AtStart()}}))
 	if err != nil {
 		tc.t.Fatal(err)
 	}
@@ -339,7 +346,7 @@ func (tc *testCluster) waitCommitted(group string, timeout time.Duration) {
 func (tc *testCluster) committedAtEnd(group string) (bool, string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	ends, err := tc.adm.ListEndOffsets(ctx, testTopics.Documents)
+	ends, err := tc.adm.ListEndOffsets(ctx, tc.topics.Documents)
 	if err != nil {
 		return false, err.Error()
 	}
@@ -505,22 +512,28 @@ func firstDiff(a, b []int64) int64 {
 // over at once, long before the session timeout.
 func TestStaticMemberRestartAndLeave(t *testing.T) {
 	t.Parallel()
-	tc := newTestCluster(t, 4)
+	staticRestartAndLeave(newTestCluster(t, 4), "st")
+}
+
+// staticRestartAndLeave runs the scenario on a cluster whose documents
+// topic has four partitions.
+func staticRestartAndLeave(tc *testCluster, group string) {
+	t := tc.t
 	const session = 20 * time.Second
-	cfgA, cfgB := tc.config("st", "a"), tc.config("st", "b")
+	cfgA, cfgB := tc.config(group, "a"), tc.config(group, "b")
 	cfgA.SessionTimeout, cfgB.SessionTimeout = session, session
 	cfgB.LeaveGroupOnShutdown = false // stopped as if killed
 	a := tc.start(cfgA, t.TempDir())
 	defer a.stop()
-	tc.waitAssignment("st", 15*time.Second, func(m map[string][]int32) bool { return len(m["a"]) == 4 })
+	tc.waitAssignment(group, 15*time.Second, func(m map[string][]int32) bool { return len(m["a"]) == 4 })
 	dirB := t.TempDir()
 	b := tc.start(cfgB, dirB)
-	before, _ := tc.waitAssignment("st", 15*time.Second, func(m map[string][]int32) bool { return len(m["a"]) == 2 && len(m["b"]) == 2 })
+	before, _ := tc.waitAssignment(group, 15*time.Second, func(m map[string][]int32) bool { return len(m["a"]) == 2 && len(m["b"]) == 2 })
 
 	// A stop without leaving: b's partitions stay b's.
 	b.stop()
 	time.Sleep(time.Second)
-	if got := tc.assignment("st"); !slices.Equal(got["b"], before["b"]) || len(got["a"]) != 2 {
+	if got := tc.assignment(group); !slices.Equal(got["b"], before["b"]) || len(got["a"]) != 2 {
 		t.Fatalf("after b stopped without leaving: %v, want b to keep %v", got, before["b"])
 	}
 	cfgB.LeaveGroupOnShutdown = true // the next stop is graceful
@@ -533,7 +546,7 @@ func TestStaticMemberRestartAndLeave(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	back := time.Duration(testutil.ToFloat64(b.ix.m.startToAssigned) * float64(time.Second))
-	if got := tc.assignment("st"); !slices.Equal(got["b"], before["b"]) {
+	if got := tc.assignment(group); !slices.Equal(got["b"], before["b"]) {
 		t.Fatalf("restarted b got %v, want %v", got["b"], before["b"])
 	}
 	t.Logf("restarted static member assigned after %v (session timeout %v)", back, session)
@@ -543,7 +556,7 @@ func TestStaticMemberRestartAndLeave(t *testing.T) {
 
 	// A graceful stop that leaves: a takes everything at once.
 	b.stop()
-	_, took := tc.waitAssignment("st", session/2, func(m map[string][]int32) bool { return len(m["a"]) == 4 && len(m["b"]) == 0 })
+	_, took := tc.waitAssignment(group, session/2, func(m map[string][]int32) bool { return len(m["a"]) == 4 && len(m["b"]) == 0 })
 	t.Logf("partitions moved %v after b left", took)
 }
 

@@ -178,7 +178,9 @@ func New(cfg Config, store *pebblestore.Store, log zerolog.Logger, reg prometheu
 		kgo.ConsumerGroup(cfg.Group),
 		kgo.InstanceID(cfg.InstanceID),
 		kgo.SessionTimeout(cfg.SessionTimeout),
-		kgo.HeartbeatInterval(min(3*time.Second, cfg.SessionTimeout/3)),
+		// Members learn of a rebalance (another indexer joining or
+		// leaving) at their next heartbeat: every second, not Kafka's 3s.
+		kgo.HeartbeatInterval(min(time.Second, cfg.SessionTimeout/3)),
 		kgo.ConsumeTopics(cfg.Topics.Documents),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.BlockRebalanceOnPoll(),
