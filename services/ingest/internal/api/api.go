@@ -45,8 +45,9 @@ type Config struct {
 	ProduceTimeout time.Duration
 	// MaxBufferedRecords is the number of documents in flight to Kafka
 	// across requests (the documents producer's buffer); a request that does
-	// not fit gets 429. A request larger than this is produced alone, once
-	// nothing else is in flight. The default value is 100000.
+	// not fit gets 429. A request larger than this is taken only when
+	// nothing else is in flight, and produced alone. The default value is
+	// 100000.
 	MaxBufferedRecords int
 	// MaxBufferedBytes is the same limit in bytes of records (key, value and
 	// headers). The default value is 256 MiB.

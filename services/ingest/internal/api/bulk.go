@@ -446,8 +446,8 @@ type reservation struct {
 }
 
 // reserve takes room for n records of size bytes, or reports false when
-// the buffer is too full. A request larger than the buffer waits until it
-// is empty and then takes all of it.
+// the buffer is too full. A request larger than the buffer takes all of it,
+// so it fits only when nothing else is in flight.
 func (a *API) reserve(n int, size int64) (reservation, bool) {
 	res := reservation{records: min(int64(n), int64(a.cfg.MaxBufferedRecords)), bytes: min(size, int64(a.cfg.MaxBufferedBytes))}
 	res.exclusive = res.records < int64(n) || res.bytes < size
