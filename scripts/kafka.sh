@@ -22,6 +22,8 @@
 #   KAFKA_PORT             client (PLAINTEXT) port on 127.0.0.1 (default 19092)
 #   KAFKA_CONTROLLER_PORT  KRaft controller port on 127.0.0.1 (default 19093)
 #   KAFKA_WIPE=1           `up` stops the broker if needed and deletes its data first
+#   KAFKA_LIBS_DIR         where the broker jars are (default $INFRA_DIR/kafka/libs); a second
+#                          broker (fault tests) shares the first one's jars through it
 #   KAFKA_VERSION          org.apache.kafka:kafka_2.13 version (default 4.1.1)
 #   KAFKA_HEAP_OPTS        JVM heap flags (default "-Xms256m -Xmx512m")
 #   KAFKA_START_TIMEOUT    seconds `up` waits for the broker (default 90)
@@ -57,7 +59,7 @@ KAFKA_STOP_TIMEOUT="${KAFKA_STOP_TIMEOUT:-30}"
 BOOTSTRAP="$KAFKA_HOST:$KAFKA_PORT"
 
 KAFKA_DIR="$INFRA_DIR/kafka"
-LIBS_DIR="$KAFKA_DIR/libs"
+LIBS_DIR="${KAFKA_LIBS_DIR:-$KAFKA_DIR/libs}"
 LIBS_MARKER="$LIBS_DIR/.complete-kafka_${KAFKA_SCALA_VERSION}-${KAFKA_VERSION}"
 DATA_DIR="$KAFKA_DIR/data"
 CONFIG="$KAFKA_DIR/server.properties"

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"sort"
@@ -77,7 +78,8 @@ func (s *Store) LoadCheckpoint(ctx context.Context) (Checkpoint, error) {
 
 // ApplyStats counts what one Apply did.
 type ApplyStats struct {
-	Skipped    bool // the whole event was applied before
+	Skipped    bool // every event was applied before
+	Events     int  // events applied (not skipped)
 	Records    int  // records applied (after dropping the ones applied before)
 	Duplicates int  // records dropped as applied before
 	Terms      int  // terms changed
@@ -86,91 +88,172 @@ type ApplyStats struct {
 	Reads      int  // find queries sent
 }
 
-// Apply makes MongoDB reflect event ev, read at dirty-terms offset off, and
-// advances cp. Every write is idempotent and ordered so that a crash at any
-// point followed by a replay of the same events (from the last checkpoint)
-// ends in the same state as a run without the crash:
-//
-//   - records at or below the checkpointed source offset of their partition
-//     are dropped (they were applied from an earlier event);
-//   - documents and posting chunks are set, not incremented;
-//   - chunks are written before the term heads that list them, and chunks
-//     replaced by a split are deleted after, so a reader following a head
-//     always finds its chunks;
-//   - statistics are incremented only on documents whose off is below the
-//     event's offset, and stamped with it in the same update;
-//   - the checkpoint is written last.
+// Item is one dirty-terms event and its offset on the dirty-terms topic.
+type Item struct {
+	Offset int64
+	Event  *dirtyterms.Event
+}
+
+// Apply applies one event; see ApplyBatch.
 func (s *Store) Apply(ctx context.Context, off int64, ev *dirtyterms.Event, cp *Checkpoint) (ApplyStats, error) {
+	return s.ApplyBatch(ctx, []Item{{Offset: off, Event: ev}}, cp)
+}
+
+// ApplyBatch makes MongoDB reflect the events, in order, and advances cp.
+// Events at or below the checkpoint are skipped; so are records at or below
+// the checkpointed source offset of their documents partition (another
+// indexer handed them over before). The rest are merged into one set of
+// writes, so a batch of events costs about as many MongoDB round trips as
+// one event:
+//
+//  1. documents are set from the events (blind writes: a replay writes the
+//     same values again);
+//  2. term heads, chunks and statistics are read, and their new values
+//     computed (final values, never increments);
+//  3. those values and the next checkpoint are written to the journal;
+//  4. chunks, then heads, then deletions of split or emptied chunks, then
+//     statistics, then the checkpoint are written; the journal is removed.
+//
+// A crash before 3 completes leaves only documents written, and a replay
+// recomputes everything (with whatever batch boundaries it gets). A crash
+// after 3 is finished by recover, which redoes the journal, checkpoint
+// included, before anything is read again. Chunks are written before the
+// heads that list them, so a reader following a head always finds its
+// chunks. ApplyBatch must not be called concurrently (the persister is the
+// single writer).
+func (s *Store) ApplyBatch(ctx context.Context, items []Item, cp *Checkpoint) (ApplyStats, error) {
 	var st ApplyStats
+	// A crash or a failed attempt may have left a batch's writes half done:
+	// recover finishes them before anything is read. The stored checkpoint
+	// is authoritative: a caller's copy can be behind it (an attempt whose
+	// checkpoint write succeeded but was reported failed), and applying
+	// statistics twice would count twice.
+	var stored Checkpoint
+	var err error
 	if !s.clean {
-		// A crash or a failed attempt may have left an event's term writes
-		// half done: finish them before reading anything.
-		stored, err := s.recover(ctx)
-		if err != nil {
-			return st, err
-		}
-		if stored.Offset > cp.Offset {
-			*cp = stored // an earlier attempt got as far as the checkpoint
-		}
+		stored, err = s.recover(ctx)
+	} else {
+		stored, err = s.LoadCheckpoint(ctx)
+		st.Reads++
 	}
-	if off <= cp.Offset {
+	if err != nil {
+		return st, err
+	}
+	if stored.Offset > cp.Offset {
+		*cp = stored
+	}
+	ev, next := merge(items, cp, &st)
+	if next.Offset == cp.Offset {
 		st.Skipped = true
 		return st, nil
 	}
-	applied := cp.Applied(ev.Topic, ev.Partition)
-	keep := make([]bool, len(ev.Records))
-	for i, r := range ev.Records {
-		keep[i] = r.Offset > applied
-		if keep[i] {
-			st.Records++
-		} else {
-			st.Duplicates++
+	if len(ev.Records) == 0 {
+		// Only records applied before: move the checkpoint on.
+		if err := s.writeCheckpoint(ctx, next, &st); err != nil {
+			return st, err
 		}
+		*cp = next
+		return st, nil
 	}
-	if st.Records > 0 {
-		if err := s.applyDocuments(ctx, ev, keep, &st); err != nil {
-			return st, err
-		}
-		if err := s.applyTerms(ctx, off, ev, keep, &st); err != nil {
-			return st, err
-		}
-		if err := s.applyStats(ctx, off, ev, keep, &st); err != nil {
-			return st, err
-		}
-	}
-	next := Checkpoint{Offset: off, Sources: slices.Clone(cp.Sources)}
-	next.advance(ev.Topic, ev.Partition, ev.LastOffset)
-	if err := s.beforeWrite(); err != nil {
+	if err := s.applyDocuments(ctx, ev, &st); err != nil {
 		return st, err
 	}
-	_, err := s.checkpoints.ReplaceOne(ctx, bson.D{{Key: "_id", Value: checkpointID}},
-		bson.D{{Key: "_id", Value: checkpointID}, {Key: "offset", Value: next.Offset}, {Key: "sources", Value: next.Sources}},
-		options.Replace().SetUpsert(true))
+	tw, err := s.planTerms(ctx, ev, &st)
 	if err != nil {
-		return st, fmt.Errorf("write checkpoint: %w", err)
+		return st, err
 	}
-	st.Writes++
+	sw, err := s.planStats(ctx, ev, &st)
+	if err != nil {
+		return st, err
+	}
+	j := &journal{Off: next.Offset, W: tw, Stats: sw, Checkpoint: next}
+	if err := s.writeJournal(ctx, j, &st); err != nil {
+		return st, err
+	}
+	if err := s.redo(ctx, j, &st); err != nil {
+		return st, err
+	}
 	*cp = next
-	if !s.clean {
-		// The checkpoint covers the journal now; a failure to remove it is
-		// repaired by the next recover.
-		if err := s.clearJournal(ctx); err != nil {
-			s.log.Warn().Err(err).Int64("offset", off).Msg("journal not cleared")
-		} else {
-			st.Writes++
-			s.clean = true
-		}
+	// The checkpoint covers the journal now; a failure to remove it is
+	// repaired by the next recover.
+	if err := s.clearJournal(ctx); err != nil {
+		s.log.Warn().Err(err).Int64("offset", next.Offset).Msg("journal not cleared")
+	} else {
+		st.Writes++
+		s.clean = true
 	}
 	return st, nil
 }
 
-func (s *Store) applyDocuments(ctx context.Context, ev *dirtyterms.Event, keep []bool, st *ApplyStats) error {
-	// The last kept record of each document wins.
+// merge joins the events above the checkpoint into one event holding only
+// the records not applied before, in order, and returns it with the
+// checkpoint that covers the batch.
+func merge(items []Item, cp *Checkpoint, st *ApplyStats) (*dirtyterms.Event, Checkpoint) {
+	next := Checkpoint{Offset: cp.Offset, Sources: slices.Clone(cp.Sources)}
+	out := &dirtyterms.Event{V: dirtyterms.Version}
+	terms := map[string]int{} // term key → index in out.Terms
+	for _, it := range items {
+		if it.Offset <= next.Offset {
+			continue
+		}
+		ev := it.Event
+		applied := next.Applied(ev.Topic, ev.Partition)
+		remap := make([]int, len(ev.Records))
+		for i, r := range ev.Records {
+			if r.Offset <= applied {
+				remap[i] = -1
+				st.Duplicates++
+				continue
+			}
+			remap[i] = len(out.Records)
+			out.Records = append(out.Records, r)
+			st.Records++
+		}
+		for _, t := range ev.Terms {
+			var ops []dirtyterms.Op
+			for _, op := range t.Ops {
+				if op.Rec >= 0 && op.Rec < len(remap) && remap[op.Rec] >= 0 {
+					op.Rec = remap[op.Rec]
+					ops = append(ops, op)
+				}
+			}
+			if len(ops) == 0 {
+				continue
+			}
+			k := TermKey(t.Index, t.Field, t.Term)
+			if i, ok := terms[k]; ok {
+				out.Terms[i].Ops = append(out.Terms[i].Ops, ops...)
+				continue
+			}
+			terms[k] = len(out.Terms)
+			out.Terms = append(out.Terms, dirtyterms.Term{Index: t.Index, Field: t.Field, Term: t.Term, Ops: ops})
+		}
+		next.Offset = it.Offset
+		next.advance(ev.Topic, ev.Partition, ev.LastOffset)
+		st.Events++
+	}
+	return out, next
+}
+
+func (s *Store) writeCheckpoint(ctx context.Context, cp Checkpoint, st *ApplyStats) error {
+	if err := s.beforeWrite(); err != nil {
+		return err
+	}
+	_, err := s.checkpoints.ReplaceOne(ctx, bson.D{{Key: "_id", Value: checkpointID}},
+		bson.D{{Key: "_id", Value: checkpointID}, {Key: "offset", Value: cp.Offset}, {Key: "sources", Value: cp.Sources}},
+		options.Replace().SetUpsert(true))
+	if err != nil {
+		return fmt.Errorf("write checkpoint: %w", err)
+	}
+	st.Writes++
+	return nil
+}
+
+func (s *Store) applyDocuments(ctx context.Context, ev *dirtyterms.Event, st *ApplyStats) error {
+	// The last record of each document wins.
 	last := map[string]int{}
 	for i, r := range ev.Records {
-		if keep[i] {
-			last[r.Index+"/"+r.ID] = i
-		}
+		last[r.Index+"/"+r.ID] = i
 	}
 	keys := make([]string, 0, len(last))
 	for k := range last {
@@ -191,13 +274,13 @@ func (s *Store) applyDocuments(ctx context.Context, ev *dirtyterms.Event, keep [
 // the others are deleted): one delete of every id, then one unordered
 // insert. FerretDB's SQLite backend pushes down only single-_id filters, so
 // one upsert per document costs a table scan each, while this costs one
-// scan and one bulk insert. A crash between the two leaves the ids missing;
-// the persister then replays the event from its checkpoint, which writes
-// them again.
+// scan and one bulk insert. A crash between the two leaves the ids missing:
+// documents are then written again by the replayed events, everything else
+// by the journal's redo.
 func (s *Store) replace(ctx context.Context, c *mongo.Collection, ids []string, docs []any, st *ApplyStats) error {
-	const step = 1000
+	const deleteStep, insertStep = 10000, 1000
 	for rest := ids; len(rest) > 0; {
-		n := min(step, len(rest))
+		n := min(deleteStep, len(rest))
 		if err := s.beforeWrite(); err != nil {
 			return err
 		}
@@ -208,7 +291,7 @@ func (s *Store) replace(ctx context.Context, c *mongo.Collection, ids []string, 
 		rest = rest[n:]
 	}
 	for len(docs) > 0 {
-		n := min(step, len(docs))
+		n := min(insertStep, len(docs))
 		if err := s.beforeWrite(); err != nil {
 			return err
 		}
@@ -246,15 +329,15 @@ type termWork struct {
 	head         *headDoc
 }
 
-func (s *Store) applyTerms(ctx context.Context, off int64, ev *dirtyterms.Event, keep []bool, st *ApplyStats) error {
+// planTerms reads the heads and chunks of the event's terms and computes
+// their new values.
+func (s *Store) planTerms(ctx context.Context, ev *dirtyterms.Event, st *ApplyStats) (*termWrites, error) {
 	work := make([]*termWork, 0, len(ev.Terms))
 	byKey := map[string]*termWork{}
 	for _, t := range ev.Terms {
-		var ops []posting.Op
+		ops := make([]posting.Op, 0, len(t.Ops))
 		for _, op := range t.Ops {
-			if keep[op.Rec] {
-				ops = append(ops, posting.Op{Doc: ev.Records[op.Rec].ID, TF: op.TF, Length: op.Length})
-			}
+			ops = append(ops, posting.Op{Doc: ev.Records[op.Rec].ID, TF: op.TF, Length: op.Length})
 		}
 		if len(ops) == 0 {
 			continue
@@ -269,7 +352,7 @@ func (s *Store) applyTerms(ctx context.Context, off int64, ev *dirtyterms.Event,
 		work = append(work, w)
 	}
 	if len(work) == 0 {
-		return nil
+		return &termWrites{}, nil
 	}
 	keys := make([]string, len(work))
 	for i, w := range work {
@@ -281,7 +364,7 @@ func (s *Store) applyTerms(ctx context.Context, off int64, ev *dirtyterms.Event,
 			w.head = &h
 		}
 	}); err != nil {
-		return err
+		return nil, err
 	}
 
 	// Which chunks each term's ops touch; load them.
@@ -309,7 +392,7 @@ func (s *Store) applyTerms(ctx context.Context, off int64, ev *dirtyterms.Event,
 			h := posting.Hash(op.Doc)
 			i := sort.Search(len(w.head.Chunks), func(i int) bool { return uint64(w.head.Chunks[i].Hi) >= h })
 			if i == len(w.head.Chunks) {
-				return fmt.Errorf("term %q: chunks do not cover hash %x", w.key, h)
+				return nil, fmt.Errorf("term %q: chunks do not cover hash %x", w.key, h)
 			}
 			t := local[i]
 			if t == nil {
@@ -338,10 +421,10 @@ func (s *Store) applyTerms(ctx context.Context, off int64, ev *dirtyterms.Event,
 			}
 			t.chunk.Postings = ps
 		}); err != nil {
-			return err
+			return nil, err
 		}
 		if decodeErr != nil {
-			return decodeErr
+			return nil, decodeErr
 		}
 	}
 
@@ -396,18 +479,7 @@ func (s *Store) applyTerms(ctx context.Context, off int64, ev *dirtyterms.Event,
 		tw.HeadIDs = append(tw.HeadIDs, w.key)
 		tw.Heads = append(tw.Heads, headDoc{ID: w.key, Index: w.index, Field: w.field, Term: w.term, N: n, Chunks: metas})
 	}
-	if tw.empty() {
-		return nil
-	}
-	// The writes below are not atomic, and a replay after a crash among
-	// them would read a half-written term (a head deleted but not yet
-	// inserted reads as a new term). So they are journaled first and, after
-	// a crash or a failed attempt, redone from the journal before anything
-	// is read again (see recover).
-	if err := s.writeJournal(ctx, off, &tw, st); err != nil {
-		return err
-	}
-	return s.writeTerms(ctx, &tw, st)
+	return &tw, nil
 }
 
 // termWrites are the term and chunk writes of one event, in the order
@@ -464,83 +536,85 @@ func (s *Store) writeTerms(ctx context.Context, tw *termWrites, st *ApplyStats) 
 	return s.bulk(ctx, s.chunks, chunkDeletes, st)
 }
 
-func (s *Store) applyStats(ctx context.Context, off int64, ev *dirtyterms.Event, keep []bool, st *ApplyStats) error {
-	type fkey struct{ index, field string }
-	docs := map[string]int64{}
-	fields := map[fkey][2]int64{}
-	for i, r := range ev.Records {
-		if !keep[i] {
-			continue
-		}
-		docs[r.Index] += r.Count
-		for _, f := range r.Fields {
-			k := fkey{r.Index, f.Field}
-			v := fields[k]
-			fields[k] = [2]int64{v[0] + f.Docs, v[1] + f.Length}
-		}
-	}
-	guard := func(id string) bson.D {
-		return bson.D{{Key: "_id", Value: id}, {Key: "off", Value: bson.D{{Key: "$lt", Value: off}}}}
-	}
-	var im, fm []mongo.WriteModel
-	indexes := make([]string, 0, len(docs))
-	for ix := range docs {
-		indexes = append(indexes, ix)
-	}
-	sort.Strings(indexes)
-	for _, ix := range indexes {
-		im = append(im, mongo.NewUpdateOneModel().SetFilter(guard(ix)).SetUpsert(true).SetUpdate(bson.D{
-			{Key: "$inc", Value: bson.D{{Key: "docs", Value: docs[ix]}}},
-			{Key: "$set", Value: bson.D{{Key: "off", Value: off}}},
-		}))
-	}
-	fks := make([]fkey, 0, len(fields))
-	for k := range fields {
-		fks = append(fks, k)
-	}
-	sort.Slice(fks, func(i, j int) bool {
-		if fks[i].index != fks[j].index {
-			return fks[i].index < fks[j].index
-		}
-		return fks[i].field < fks[j].field
-	})
-	for _, k := range fks {
-		v := fields[k]
-		fm = append(fm, mongo.NewUpdateOneModel().SetFilter(guard(k.index+"|"+k.field)).SetUpsert(true).SetUpdate(bson.D{
-			{Key: "$inc", Value: bson.D{{Key: "docs", Value: v[0]}, {Key: "len", Value: v[1]}}},
-			{Key: "$set", Value: bson.D{{Key: "off", Value: off}, {Key: "index", Value: k.index}, {Key: "field", Value: k.field}}},
-		}))
-	}
-	if err := s.guardedBulk(ctx, s.indexStats, im, st); err != nil {
-		return err
-	}
-	return s.guardedBulk(ctx, s.fieldStats, fm, st)
+// statWrites are the new values of an index's statistics documents.
+type statWrites struct {
+	Indexes []indexStatDoc `bson:"indexes,omitempty"`
+	Fields  []fieldStatDoc `bson:"fields,omitempty"`
 }
 
-// guardedBulk sends upserts whose filter includes an offset guard: on a
-// document already stamped with this event's offset the filter misses, the
-// upsert tries an insert of the same _id and fails with a duplicate key,
-// which means "applied before" and is not an error.
-func (s *Store) guardedBulk(ctx context.Context, c *mongo.Collection, models []mongo.WriteModel, st *ApplyStats) error {
-	if len(models) == 0 {
-		return nil
+type indexStatDoc struct {
+	ID   string `bson:"_id"` // index
+	Docs int64  `bson:"docs"`
+}
+
+type fieldStatDoc struct {
+	ID    string `bson:"_id"` // index|field
+	Index string `bson:"index"`
+	Field string `bson:"field"`
+	Docs  int64  `bson:"docs"`
+	Len   int64  `bson:"len"`
+}
+
+// planStats reads the statistics the records change and computes their new
+// values (final values: the journal can redo them).
+func (s *Store) planStats(ctx context.Context, ev *dirtyterms.Event, st *ApplyStats) (*statWrites, error) {
+	docs := map[string]int64{}
+	type fdelta struct {
+		index, field string
+		docs, length int64
 	}
-	if err := s.beforeWrite(); err != nil {
+	fields := map[string]*fdelta{}
+	for _, r := range ev.Records {
+		docs[r.Index] += r.Count
+		for _, f := range r.Fields {
+			k := r.Index + "|" + f.Field
+			d := fields[k]
+			if d == nil {
+				d = &fdelta{index: r.Index, field: f.Field}
+				fields[k] = d
+			}
+			d.docs += f.Docs
+			d.length += f.Length
+		}
+	}
+	sw := &statWrites{}
+	ids := slices.Sorted(maps.Keys(docs))
+	cur := map[string]indexStatDoc{}
+	st.Reads++
+	if err := findByIDs(ctx, s.indexStats, ids, func(d indexStatDoc) { cur[d.ID] = d }); err != nil {
+		return nil, err
+	}
+	for _, ix := range ids {
+		sw.Indexes = append(sw.Indexes, indexStatDoc{ID: ix, Docs: cur[ix].Docs + docs[ix]})
+	}
+	fids := slices.Sorted(maps.Keys(fields))
+	fcur := map[string]fieldStatDoc{}
+	if len(fids) > 0 {
+		st.Reads++
+		if err := findByIDs(ctx, s.fieldStats, fids, func(d fieldStatDoc) { fcur[d.ID] = d }); err != nil {
+			return nil, err
+		}
+	}
+	for _, k := range fids {
+		d := fields[k]
+		sw.Fields = append(sw.Fields, fieldStatDoc{ID: k, Index: d.index, Field: d.field,
+			Docs: fcur[k].Docs + d.docs, Len: fcur[k].Len + d.length})
+	}
+	return sw, nil
+}
+
+// writeStats sets the statistics documents.
+func (s *Store) writeStats(ctx context.Context, sw *statWrites, st *ApplyStats) error {
+	ids, docs := make([]string, len(sw.Indexes)), make([]any, len(sw.Indexes))
+	for i, d := range sw.Indexes {
+		ids[i], docs[i] = d.ID, d
+	}
+	if err := s.replace(ctx, s.indexStats, ids, docs, st); err != nil {
 		return err
 	}
-	_, err := c.BulkWrite(ctx, models, options.BulkWrite().SetOrdered(false))
-	st.Writes += len(models)
-	var bwe mongo.BulkWriteException
-	if errors.As(err, &bwe) && bwe.WriteConcernError == nil {
-		for _, we := range bwe.WriteErrors {
-			if !mongo.IsDuplicateKeyError(we) {
-				return fmt.Errorf("bulk write %s: %w", c.Name(), err)
-			}
-		}
-		return nil
+	ids, docs = make([]string, len(sw.Fields)), make([]any, len(sw.Fields))
+	for i, d := range sw.Fields {
+		ids[i], docs[i] = d.ID, d
 	}
-	if err != nil {
-		return fmt.Errorf("bulk write %s: %w", c.Name(), err)
-	}
-	return nil
+	return s.replace(ctx, s.fieldStats, ids, docs, st)
 }

@@ -9,32 +9,43 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 )
 
-// The journal makes an event's term writes redoable. Apply writes the
-// planned writes (termWrites) into the journal collection before it starts
-// them, and removes them after the checkpoint covers the event. After a
-// crash or a failed attempt, recover redoes a complete journal of an event
-// the checkpoint does not cover yet, before anything is read again, so the
-// replayed event reads the terms exactly as that event left them (its
-// posting operations are set operations: applying them again changes
-// nothing).
+// The journal makes a batch's writes after its documents redoable. ApplyBatch
+// writes the planned values (termWrites, statWrites) and the checkpoint that
+// covers the batch into the journal collection before it starts writing
+// them, and removes the journal after the checkpoint is written. After a
+// crash or a failed attempt, recover redoes a complete journal of a batch
+// the stored checkpoint does not cover yet, checkpoint included, before
+// anything is read again. Redoing is safe because every journaled write
+// sets a final value.
 //
-//	journal {_id: "<offset, 20 digits>/<part, 4 digits>", off, parts, w: termWrites}
+//	journal {_id: "<offset, 20 digits>/<part, 4 digits>", off, parts, w: termWrites, stats, cp}
 //
 // A journal spans several documents when its writes are large (each part
-// stays far below MongoDB's 16 MiB document limit). It is complete when all
-// its parts are present; an incomplete one was cut short before any term
-// write started and is dropped.
+// stays far below MongoDB's 16 MiB document limit); the statistics and the
+// checkpoint are in part 0. It is complete when all its parts are present;
+// an incomplete one was cut short before any of its writes started and is
+// dropped.
+type journal struct {
+	Off        int64
+	W          *termWrites
+	Stats      *statWrites
+	Checkpoint Checkpoint
+}
+
 type journalPart struct {
-	ID    string     `bson:"_id"`
-	Off   int64      `bson:"off"`
-	Parts int        `bson:"parts"`
-	W     termWrites `bson:"w"`
+	ID         string      `bson:"_id"`
+	Off        int64       `bson:"off"`
+	Parts      int         `bson:"parts"`
+	W          termWrites  `bson:"w"`
+	Stats      *statWrites `bson:"stats,omitempty"`
+	Checkpoint *Checkpoint `bson:"cp,omitempty"`
 }
 
 // journalPartBytes bounds the estimated size of one journal document.
 const journalPartBytes = 4 << 20
 
-func (s *Store) writeJournal(ctx context.Context, off int64, tw *termWrites, st *ApplyStats) error {
+func (s *Store) writeJournal(ctx context.Context, j *journal, st *ApplyStats) error {
+	tw := j.W
 	var parts []*termWrites
 	cur, size := &termWrites{}, 0
 	next := func(n int) {
@@ -69,7 +80,11 @@ func (s *Store) writeJournal(ctx context.Context, off int64, tw *termWrites, st 
 	parts = append(parts, cur)
 	docs := make([]any, len(parts))
 	for i, p := range parts {
-		docs[i] = journalPart{ID: fmt.Sprintf("%020d/%04d", off, i), Off: off, Parts: len(parts), W: *p}
+		jp := journalPart{ID: fmt.Sprintf("%020d/%04d", j.Off, i), Off: j.Off, Parts: len(parts), W: *p}
+		if i == 0 {
+			jp.Stats, jp.Checkpoint = j.Stats, &j.Checkpoint
+		}
+		docs[i] = jp
 	}
 	s.clean = false
 	if err := s.beforeWrite(); err != nil {
@@ -80,6 +95,19 @@ func (s *Store) writeJournal(ctx context.Context, off int64, tw *termWrites, st 
 	}
 	st.Writes++
 	return nil
+}
+
+// redo performs a journal's writes: terms, statistics, checkpoint.
+func (s *Store) redo(ctx context.Context, j *journal, st *ApplyStats) error {
+	if err := s.writeTerms(ctx, j.W, st); err != nil {
+		return err
+	}
+	if j.Stats != nil {
+		if err := s.writeStats(ctx, j.Stats, st); err != nil {
+			return err
+		}
+	}
+	return s.writeCheckpoint(ctx, j.Checkpoint, st)
 }
 
 // recover brings the term collections to a consistent state: it redoes the
@@ -111,21 +139,29 @@ func (s *Store) recover(ctx context.Context) (Checkpoint, error) {
 			continue // covered by the checkpoint, or cut short before any write
 		}
 		sort.Slice(ps, func(i, j int) bool { return ps[i].ID < ps[j].ID })
-		var tw termWrites
+		j := &journal{Off: off, W: &termWrites{}}
 		for _, p := range ps {
-			tw.ChunkIDs = append(tw.ChunkIDs, p.W.ChunkIDs...)
-			tw.Chunks = append(tw.Chunks, p.W.Chunks...)
-			tw.HeadIDs = append(tw.HeadIDs, p.W.HeadIDs...)
-			tw.Heads = append(tw.Heads, p.W.Heads...)
-			tw.HeadDeletes = append(tw.HeadDeletes, p.W.HeadDeletes...)
-			tw.ChunkDeletes = append(tw.ChunkDeletes, p.W.ChunkDeletes...)
-			tw.TermChunkDeletes = append(tw.TermChunkDeletes, p.W.TermChunkDeletes...)
+			if p.Checkpoint != nil {
+				j.Stats, j.Checkpoint = p.Stats, *p.Checkpoint
+			}
+			w := j.W
+			w.ChunkIDs = append(w.ChunkIDs, p.W.ChunkIDs...)
+			w.Chunks = append(w.Chunks, p.W.Chunks...)
+			w.HeadIDs = append(w.HeadIDs, p.W.HeadIDs...)
+			w.Heads = append(w.Heads, p.W.Heads...)
+			w.HeadDeletes = append(w.HeadDeletes, p.W.HeadDeletes...)
+			w.ChunkDeletes = append(w.ChunkDeletes, p.W.ChunkDeletes...)
+			w.TermChunkDeletes = append(w.TermChunkDeletes, p.W.TermChunkDeletes...)
+		}
+		if j.Checkpoint.Offset != off {
+			return cp, fmt.Errorf("journal of batch %d: part 0 holds no checkpoint", off)
 		}
 		var st ApplyStats
-		if err := s.writeTerms(ctx, &tw, &st); err != nil {
-			return cp, fmt.Errorf("redo journal of event %d: %w", off, err)
+		if err := s.redo(ctx, j, &st); err != nil {
+			return cp, fmt.Errorf("redo journal of batch %d: %w", off, err)
 		}
-		s.log.Info().Int64("offset", off).Int("chunks", len(tw.Chunks)).Int("terms", len(tw.Heads)+len(tw.HeadDeletes)).
+		cp = j.Checkpoint
+		s.log.Info().Int64("offset", off).Int("chunks", len(j.W.Chunks)).Int("terms", len(j.W.Heads)+len(j.W.HeadDeletes)).
 			Msg("journal redone")
 	}
 	if err := s.clearJournal(ctx); err != nil {

@@ -5,10 +5,10 @@
 //	documents   {_id: "index/id", index, id, src: JSON text, o: source offset}
 //	terms       {_id: term key, index, field, term, n: postings, chunks: [{lo, hi, n}]}
 //	chunks      {_id: term key#lo-hi, tk: term key, index, lo, hi, n, p: binary postings}
-//	indexstats  {_id: index, docs, off}
-//	fieldstats  {_id: index|field, index, field, docs, len, off}
+//	indexstats  {_id: index, docs}
+//	fieldstats  {_id: index|field, index, field, docs, len}
 //	checkpoints {_id: "persister", offset, sources: [{topic, partition, offset}]}
-//	journal     {_id: "offset/part", off, parts, w: planned term writes} (see journal.go)
+//	journal     {_id: "offset/part", off, parts, w, stats, cp}: a batch's planned writes (journal.go)
 //
 // A term key is "index|term|field": index names and terms never hold "|",
 // so the key is unambiguous whatever the field name is.
@@ -145,7 +145,7 @@ type storedDoc struct {
 // findByIDs loads the documents with the given ids into out, querying in
 // slices of at most 1000 ids.
 func findByIDs[T any](ctx context.Context, c *mongo.Collection, ids []string, fn func(T)) error {
-	const step = 1000
+	const step = 10000 // each query is a scan on FerretDB: few and large
 	for len(ids) > 0 {
 		n := min(step, len(ids))
 		cur, err := c.Find(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids[:n]}}}})

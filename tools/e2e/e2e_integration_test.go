@@ -65,6 +65,10 @@ type stack struct {
 	procs    map[string]*exec.Cmd
 	docTopic string
 	db       string
+	brokers  string
+	mongoURI string
+	// extraEnv adds environment variables to one process's start.
+	extraEnv map[string][]string
 }
 
 func newStack(t *testing.T) *stack {
@@ -72,9 +76,15 @@ func newStack(t *testing.T) *stack {
 	if brokers == "" || mongo == "" {
 		t.Fatal("TERMFLOW_TEST_KAFKA_BROKERS and TERMFLOW_TEST_MONGO_URI must be set: run `make test`, which starts the real broker and FerretDB")
 	}
+	return newStackOn(t, brokers, mongo)
+}
+
+// newStackOn is newStack on the given broker and MongoDB server.
+func newStackOn(t *testing.T, brokers, mongo string) *stack {
 	id := fmt.Sprintf("e2e%d", time.Now().UnixNano()%1e12)
 	s := &stack{t: t, http: freeAddr(t), ops: map[string]string{"indexer": freeAddr(t), "persister": freeAddr(t)},
-		dataDir: t.TempDir(), procs: map[string]*exec.Cmd{}, docTopic: id + ".documents", db: id}
+		dataDir: t.TempDir(), procs: map[string]*exec.Cmd{}, docTopic: id + ".documents", db: id,
+		brokers: brokers, mongoURI: mongo, extraEnv: map[string][]string{}}
 	s.env = append(os.Environ(),
 		"KAFKA_BROKERS="+brokers, "MONGO_URI="+mongo, "TERMFLOW_MONGO_DB="+id,
 		"TERMFLOW_TOPIC_DOCUMENTS="+s.docTopic, "TERMFLOW_TOPIC_DIRTY_TERMS="+id+".dirty-terms",
@@ -89,12 +99,22 @@ func newStack(t *testing.T) *stack {
 func (s *stack) start(name string) {
 	s.t.Helper()
 	env := append([]string(nil), s.env...)
+	// "indexer-2" is a second indexer: the indexer binary with its own
+	// instance id (and so its own Pebble directory) and ops address.
+	bin, _, _ := strings.Cut(name, "-")
 	if name == "ingest" {
 		env = append(env, "TERMFLOW_HTTP_ADDR="+s.http)
 	} else {
+		if s.ops[name] == "" {
+			s.ops[name] = freeAddr(s.t)
+		}
 		env = append(env, "TERMFLOW_OPS_ADDR="+s.ops[name])
 	}
-	cmd := exec.Command(filepath.Join(binDir, "termflow-"+name))
+	if bin == "indexer" && name != "indexer" {
+		env = append(env, "TERMFLOW_INSTANCE_ID="+name)
+	}
+	env = append(env, s.extraEnv[name]...)
+	cmd := exec.Command(filepath.Join(binDir, "termflow-"+bin))
 	cmd.Env = env
 	logf, err := os.OpenFile(filepath.Join(s.dataDir, name+".log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 	if err != nil {
@@ -221,7 +241,7 @@ type termHead struct {
 func (s *stack) termHeads(index string) []termHead {
 	s.t.Helper()
 	ctx := context.Background()
-	cl, err := mongo.Connect(options.Client().ApplyURI(os.Getenv("TERMFLOW_TEST_MONGO_URI")))
+	cl, err := mongo.Connect(options.Client().ApplyURI(s.mongoURI))
 	if err != nil {
 		s.t.Fatal(err)
 	}

@@ -1,7 +1,8 @@
 // Package persister is the single writer of MongoDB: it consumes the
-// one-partition dirty-terms topic in order and applies every event through
-// mongostore.Apply, whose writes are idempotent, then reports the event's
-// documents persisted and only then commits its Kafka offset. While MongoDB
+// one-partition dirty-terms topic in order and applies each poll's events as
+// one batch through mongostore.ApplyBatch (journaled, so a crash at any
+// write is finished or replayed exactly), then reports the events' documents
+// persisted and only then commits its Kafka offset. While MongoDB
 // fails it retries the same event with exponential backoff and jitter, and
 // polls nothing new, so memory stays bounded by one fetch.
 package persister
@@ -117,59 +118,52 @@ func (p *Persister) Run(ctx context.Context) error {
 		fetches.EachError(func(t string, part int32, err error) {
 			p.log.Warn().Str("topic", t).Int32("partition", part).Err(err).Msg("fetch error")
 		})
-		var last *kgo.Record
-		var stop error
-		fetches.EachRecord(func(r *kgo.Record) {
-			if stop != nil {
-				return
-			}
-			if err := p.handle(ctx, r, &cp); err != nil {
-				stop = err
-				return
-			}
-			last = r
-		})
-		if last != nil {
+		var recs []*kgo.Record
+		fetches.EachRecord(func(r *kgo.Record) { recs = append(recs, r) })
+		err := p.handle(ctx, recs, &cp)
+		if err == nil && len(recs) > 0 {
 			p.cfg.Failpoints.Hit("persister.before-commit")
 			// Commit after MongoDB acknowledged and progress was reported.
 			// A failed commit only means a replay, which Apply skips.
+			last := recs[len(recs)-1]
 			if err := p.client.CommitRecords(context.WithoutCancel(ctx), last); err != nil {
 				p.log.Warn().Err(err).Int64("offset", last.Offset).Msg("offset commit failed")
 			}
 		}
 		p.client.AllowRebalance()
-		if stop != nil {
+		if err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
-			return stop
+			return err
 		}
 	}
 }
 
-func (p *Persister) handle(ctx context.Context, r *kgo.Record, cp *mongostore.Checkpoint) error {
+// handle applies one poll's events as one batch: poison events go to the
+// dead-letter topic, the rest are merged into one mongostore.ApplyBatch
+// (one set of MongoDB round trips for the whole poll), then every event's
+// progress is reported.
+func (p *Persister) handle(ctx context.Context, recs []*kgo.Record, cp *mongostore.Checkpoint) error {
+	if len(recs) == 0 {
+		return nil
+	}
 	start := time.Now()
-	ev, err := dirtyterms.Decode(r.Value)
-	if err != nil {
-		// A poison event cannot be applied; park it with its reason so the
-		// partition keeps flowing.
-		p.m.deadLetters.Inc()
-		p.log.Error().Str("topic", r.Topic).Int32("partition", r.Partition).Int64("offset", r.Offset).Err(err).Msg("event dead-lettered")
-		return p.retry(ctx, "dead-letter event", func(c context.Context) error {
-			return p.client.ProduceSync(c, &kgo.Record{Topic: p.cfg.Topics.DeadLetter, Key: r.Key, Value: r.Value,
-				Headers: append(append([]kgo.RecordHeader(nil), r.Headers...),
-					kgo.RecordHeader{Key: "termflow-dlq-stage", Value: []byte("persister")},
-					kgo.RecordHeader{Key: "termflow-dlq-reason", Value: []byte(err.Error())},
-					kgo.RecordHeader{Key: "termflow-dlq-topic", Value: []byte(r.Topic)},
-					kgo.RecordHeader{Key: "termflow-dlq-partition", Value: []byte(strconv.Itoa(int(r.Partition)))},
-					kgo.RecordHeader{Key: "termflow-dlq-offset", Value: []byte(strconv.FormatInt(r.Offset, 10))},
-				)}).FirstErr()
-		})
+	items := make([]mongostore.Item, 0, len(recs))
+	for _, r := range recs {
+		ev, err := dirtyterms.Decode(r.Value)
+		if err != nil {
+			if err := p.deadLetter(ctx, r, err); err != nil {
+				return err
+			}
+			continue
+		}
+		items = append(items, mongostore.Item{Offset: r.Offset, Event: ev})
 	}
 	var st mongostore.ApplyStats
-	if err := p.retry(ctx, "apply event", func(c context.Context) (err error) {
+	if err := p.retry(ctx, "apply events", func(c context.Context) (err error) {
 		next := *cp
-		st, err = p.store.Apply(c, r.Offset, ev, &next)
+		st, err = p.store.ApplyBatch(c, items, &next)
 		if err == nil {
 			*cp = next
 		}
@@ -181,19 +175,21 @@ func (p *Persister) handle(ctx context.Context, r *kgo.Record, cp *mongostore.Ch
 	p.cp = *cp
 	p.mu.Unlock()
 	p.cfg.Failpoints.Hit("persister.after-apply")
-	if len(ev.Progress) > 0 {
-		recs := make([]*kgo.Record, 0, len(ev.Progress))
-		for _, m := range ev.Progress {
+	var out []*kgo.Record
+	for _, it := range items {
+		for _, m := range it.Event.Progress {
 			m.Stage = "persisted"
-			recs = append(recs, &kgo.Record{Topic: p.cfg.Topics.Progress, Key: []byte(m.Operation), Value: m.Encode()})
+			out = append(out, &kgo.Record{Topic: p.cfg.Topics.Progress, Key: []byte(m.Operation), Value: m.Encode()})
 		}
+	}
+	if len(out) > 0 {
 		if err := p.retry(ctx, "report progress", func(c context.Context) error {
-			return p.client.ProduceSync(c, recs...).FirstErr()
+			return p.client.ProduceSync(c, out...).FirstErr()
 		}); err != nil {
 			return err
 		}
 	}
-	p.m.events.Inc()
+	p.m.events.Add(float64(len(items)))
 	if !st.Skipped {
 		p.m.docs.Add(float64(st.Records))
 		p.m.duplicates.Add(float64(st.Duplicates))
@@ -201,11 +197,29 @@ func (p *Persister) handle(ctx context.Context, r *kgo.Record, cp *mongostore.Ch
 		p.m.writes.Add(float64(st.Writes))
 		p.m.reads.Add(float64(st.Reads))
 	}
+	last := recs[len(recs)-1]
 	p.m.applySeconds.Observe(time.Since(start).Seconds())
-	p.m.lastOffset.Set(float64(r.Offset))
-	p.log.Debug().Str("topic", r.Topic).Int64("offset", r.Offset).Int("documents", st.Records).
-		Int("terms", st.Terms).Bool("skipped", st.Skipped).Msg("event persisted")
+	p.m.lastOffset.Set(float64(last.Offset))
+	p.log.Debug().Str("topic", last.Topic).Int64("offset", last.Offset).Int("events", len(items)).
+		Int("documents", st.Records).Int("terms", st.Terms).Bool("skipped", st.Skipped).Msg("events persisted")
 	return nil
+}
+
+// deadLetter parks an event that cannot be decoded, with its reason, so the
+// partition keeps flowing.
+func (p *Persister) deadLetter(ctx context.Context, r *kgo.Record, cause error) error {
+	p.m.deadLetters.Inc()
+	p.log.Error().Str("topic", r.Topic).Int32("partition", r.Partition).Int64("offset", r.Offset).Err(cause).Msg("event dead-lettered")
+	return p.retry(ctx, "dead-letter event", func(c context.Context) error {
+		return p.client.ProduceSync(c, &kgo.Record{Topic: p.cfg.Topics.DeadLetter, Key: r.Key, Value: r.Value,
+			Headers: append(append([]kgo.RecordHeader(nil), r.Headers...),
+				kgo.RecordHeader{Key: "termflow-dlq-stage", Value: []byte("persister")},
+				kgo.RecordHeader{Key: "termflow-dlq-reason", Value: []byte(cause.Error())},
+				kgo.RecordHeader{Key: "termflow-dlq-topic", Value: []byte(r.Topic)},
+				kgo.RecordHeader{Key: "termflow-dlq-partition", Value: []byte(strconv.Itoa(int(r.Partition)))},
+				kgo.RecordHeader{Key: "termflow-dlq-offset", Value: []byte(strconv.FormatInt(r.Offset, 10))},
+			)}).FirstErr()
+	})
 }
 
 // retry runs fn until it succeeds or ctx is done, backing off exponentially
