@@ -1,6 +1,6 @@
 # Termflow — see README.md.
 SHELL := /bin/bash
-MODULES := pkg services/ingest services/indexer services/persister tools
+MODULES := pkg services/ingest services/indexer services/persister tools cli
 GO ?= go
 
 .PHONY: run test unit integration vet build infra-up infra-down bench-micro clean
@@ -17,6 +17,7 @@ build:
 	$(GO) build -o bin/termflow-persister ./services/persister
 	$(GO) build -o bin/termflow-kfake ./tools/cmd/kfake-server
 	$(GO) build -o bin/godoc-corpus ./tools/cmd/godoc-corpus
+	$(GO) build -o bin/termflowctl ./cli
 	scripts/ferretdb.sh build
 
 ## test: vet, unit tests with -race, then integration tests against a real Kafka broker and FerretDB

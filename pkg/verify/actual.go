@@ -1,0 +1,120 @@
+package verify
+
+import (
+	"context"
+	"fmt"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/termflow/termflow/pkg/mongostore"
+)
+
+// Actual is what MongoDB holds: the collections of docs/data-model.md as
+// stored, undecoded beyond BSON.
+type Actual struct {
+	Documents  []Document
+	Terms      []Head
+	Chunks     []Chunk
+	IndexStats []IndexStats
+	FieldStats []FieldStats
+}
+
+// Document is a stored document: {_id: "index/id", index, id, src, o}.
+type Document struct {
+	ID     string `bson:"_id"`
+	Index  string `bson:"index"`
+	DocID  string `bson:"id"`
+	Source string `bson:"src"`
+	Offset int64  `bson:"o"`
+}
+
+// Head is a term's head: {_id: term key, index, field, term, n, chunks}.
+type Head struct {
+	ID     string     `bson:"_id"`
+	Index  string     `bson:"index"`
+	Field  string     `bson:"field"`
+	Term   string     `bson:"term"`
+	N      int64      `bson:"n"`
+	Chunks []ChunkRef `bson:"chunks"`
+}
+
+// ChunkRef is a head's entry for one chunk: its hash range (uint64 bits in
+// int64) and posting count.
+type ChunkRef struct {
+	Lo int64 `bson:"lo"`
+	Hi int64 `bson:"hi"`
+	N  int64 `bson:"n"`
+}
+
+// Chunk is a posting chunk: {_id: "term key#lo-hi", tk, index, lo, hi, n, p}.
+type Chunk struct {
+	ID    string `bson:"_id"`
+	TK    string `bson:"tk"`
+	Index string `bson:"index"`
+	Lo    int64  `bson:"lo"`
+	Hi    int64  `bson:"hi"`
+	N     int64  `bson:"n"`
+	P     []byte `bson:"p"` // posting.Encode block
+}
+
+// IndexStats is an index's statistics: {_id: index, docs, off}.
+type IndexStats struct {
+	ID   string `bson:"_id"`
+	Docs int64  `bson:"docs"`
+}
+
+// FieldStats is a field's statistics: {_id: "index|field", index, field, docs, len, off}.
+type FieldStats struct {
+	ID    string `bson:"_id"`
+	Index string `bson:"index"`
+	Field string `bson:"field"`
+	Docs  int64  `bson:"docs"`
+	Len   int64  `bson:"len"`
+}
+
+// chunkID is the _id mongostore gives a chunk (readers find chunks by it).
+func chunkID(tk string, lo, hi uint64) string { return fmt.Sprintf("%s#%016x-%016x", tk, lo, hi) }
+
+// ReadMongo reads the collections of db with one query each, concurrently:
+// unfiltered, or filtered by index when indexes is not empty.
+func ReadMongo(ctx context.Context, db *mongo.Database, indexes []string) (*Actual, error) {
+	filter := func(field string) bson.D {
+		if len(indexes) == 0 {
+			return bson.D{}
+		}
+		return bson.D{{Key: field, Value: bson.D{{Key: "$in", Value: indexes}}}}
+	}
+	a := &Actual{}
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		return readAll(gctx, db.Collection(mongostore.CollDocuments), filter("index"), &a.Documents)
+	})
+	g.Go(func() error { return readAll(gctx, db.Collection(mongostore.CollTerms), filter("index"), &a.Terms) })
+	g.Go(func() error { return readAll(gctx, db.Collection(mongostore.CollChunks), filter("index"), &a.Chunks) })
+	g.Go(func() error {
+		return readAll(gctx, db.Collection(mongostore.CollIndexStats), filter("_id"), &a.IndexStats)
+	})
+	g.Go(func() error {
+		return readAll(gctx, db.Collection(mongostore.CollFieldStats), filter("index"), &a.FieldStats)
+	})
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+func readAll[T any](ctx context.Context, c *mongo.Collection, filter bson.D, out *[]T) error {
+	// Batches of 1000: FerretDB answered 20000 documents in 2.2 s so, and
+	// in 5.4 s with the driver's default (101, then 16 MiB batches).
+	cur, err := c.Find(ctx, filter, options.Find().SetBatchSize(1000))
+	if err != nil {
+		return fmt.Errorf("read %s: %w", c.Name(), err)
+	}
+	if err := cur.All(ctx, out); err != nil {
+		return fmt.Errorf("read %s: %w", c.Name(), err)
+	}
+	return nil
+}
