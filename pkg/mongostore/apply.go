@@ -278,17 +278,9 @@ func (s *Store) applyDocuments(ctx context.Context, ev *dirtyterms.Event, st *Ap
 // documents are then written again by the replayed events, everything else
 // by the journal's redo.
 func (s *Store) replace(ctx context.Context, c *mongo.Collection, ids []string, docs []any, st *ApplyStats) error {
-	const deleteStep, insertStep = 10000, 1000
-	for rest := ids; len(rest) > 0; {
-		n := min(deleteStep, len(rest))
-		if err := s.beforeWrite(); err != nil {
-			return err
-		}
-		if _, err := c.DeleteMany(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: rest[:n]}}}}); err != nil {
-			return fmt.Errorf("delete %s: %w", c.Name(), err)
-		}
-		st.Writes++
-		rest = rest[n:]
+	const insertStep = 1000
+	if err := s.deleteIDs(ctx, c, ids, st); err != nil {
+		return err
 	}
 	for len(docs) > 0 {
 		n := min(insertStep, len(docs))
@@ -304,22 +296,23 @@ func (s *Store) replace(ctx context.Context, c *mongo.Collection, ids []string, 
 	return nil
 }
 
-// bulk sends models unordered (they touch distinct documents).
-func (s *Store) bulk(ctx context.Context, c *mongo.Collection, models []mongo.WriteModel, st *ApplyStats) error {
-	const step = 1000
-	for len(models) > 0 {
-		n := min(step, len(models))
+// deleteIDs deletes the documents with the given ids, many per request.
+func (s *Store) deleteIDs(ctx context.Context, c *mongo.Collection, ids []string, st *ApplyStats) error {
+	const step = 10000
+	for rest := ids; len(rest) > 0; {
+		n := min(step, len(rest))
 		if err := s.beforeWrite(); err != nil {
 			return err
 		}
-		if _, err := c.BulkWrite(ctx, models[:n], options.BulkWrite().SetOrdered(false)); err != nil {
-			return fmt.Errorf("bulk write %s: %w", c.Name(), err)
+		if _, err := c.DeleteMany(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: rest[:n]}}}}); err != nil {
+			return fmt.Errorf("delete %s: %w", c.Name(), err)
 		}
-		st.Writes += n
-		models = models[n:]
+		st.Writes++
+		rest = rest[n:]
 	}
 	return nil
 }
+
 
 type termWork struct {
 	key          string
@@ -428,30 +421,38 @@ func (s *Store) planTerms(ctx context.Context, ev *dirtyterms.Event, st *ApplySt
 		}
 	}
 
-	// Apply and split; gather the writes.
-	var tw termWrites
+	// Apply and split. A term's chunk writes are kept until its new total
+	// is known: a term left without postings writes no chunk at all.
+	type split struct {
+		parts []posting.Chunk
+		old   string // the chunk the parts replace, if a split
+	}
 	newMeta := map[*termWork]map[int][]chunkMeta{}
+	splits := map[*termWork][]split{}
+	existed := map[*termWork]bool{}
+	for _, w := range work {
+		existed[w] = w.head.N > 0
+	}
 	for _, t := range targets {
-		if !t.chunk.Apply(t.ops) && t.w.head.N > 0 {
+		if !t.chunk.Apply(t.ops) && existed[t.w] {
 			continue
 		}
 		parts := posting.Split(t.chunk, s.maxChunk)
 		metas := make([]chunkMeta, len(parts))
 		for i, p := range parts {
 			metas[i] = chunkMeta{Lo: int64(p.Lo), Hi: int64(p.Hi), N: int64(len(p.Postings))}
-			id := chunkID(t.w.key, p.Lo, p.Hi)
-			tw.ChunkIDs = append(tw.ChunkIDs, id)
-			tw.Chunks = append(tw.Chunks, chunkDoc{ID: id, TK: t.w.key, Index: t.w.index, Lo: int64(p.Lo), Hi: int64(p.Hi),
-				N: int64(len(p.Postings)), P: posting.Encode(nil, p.Postings)})
 		}
+		sp := split{parts: parts}
 		if len(parts) > 1 {
-			tw.ChunkDeletes = append(tw.ChunkDeletes, chunkID(t.w.key, t.chunk.Lo, t.chunk.Hi))
+			sp.old = chunkID(t.w.key, t.chunk.Lo, t.chunk.Hi)
 		}
+		splits[t.w] = append(splits[t.w], sp)
 		if newMeta[t.w] == nil {
 			newMeta[t.w] = map[int][]chunkMeta{}
 		}
 		newMeta[t.w][t.meta] = metas
 	}
+	var tw termWrites
 	for _, w := range work {
 		repl := newMeta[w]
 		if repl == nil {
@@ -471,10 +472,26 @@ func (s *Store) planTerms(ctx context.Context, ev *dirtyterms.Event, st *ApplySt
 			n += m.N
 		}
 		if n == 0 {
-			// The term has no postings left: remove it and every chunk it had.
-			tw.HeadDeletes = append(tw.HeadDeletes, w.key)
-			tw.TermChunkDeletes = append(tw.TermChunkDeletes, w.key)
+			// The term has no postings left: remove its head and every
+			// chunk it listed (a term that never existed has neither).
+			if existed[w] {
+				tw.HeadDeletes = append(tw.HeadDeletes, w.key)
+				for _, m := range w.head.Chunks {
+					tw.ChunkDeletes = append(tw.ChunkDeletes, chunkID(w.key, uint64(m.Lo), uint64(m.Hi)))
+				}
+			}
 			continue
+		}
+		for _, sp := range splits[w] {
+			for _, p := range sp.parts {
+				id := chunkID(w.key, p.Lo, p.Hi)
+				tw.ChunkIDs = append(tw.ChunkIDs, id)
+				tw.Chunks = append(tw.Chunks, chunkDoc{ID: id, TK: w.key, Index: w.index, Lo: int64(p.Lo), Hi: int64(p.Hi),
+					N: int64(len(p.Postings)), P: posting.Encode(nil, p.Postings)})
+			}
+			if sp.old != "" {
+				tw.ChunkDeletes = append(tw.ChunkDeletes, sp.old)
+			}
 		}
 		tw.HeadIDs = append(tw.HeadIDs, w.key)
 		tw.Heads = append(tw.Heads, headDoc{ID: w.key, Index: w.index, Field: w.field, Term: w.term, N: n, Chunks: metas})
@@ -490,14 +507,10 @@ type termWrites struct {
 	Chunks           []chunkDoc `bson:"chunks,omitempty"`
 	HeadIDs          []string   `bson:"headIDs,omitempty"` // heads replaced by Heads
 	Heads            []headDoc  `bson:"heads,omitempty"`
-	HeadDeletes      []string   `bson:"headDeletes,omitempty"`      // emptied terms
-	ChunkDeletes     []string   `bson:"chunkDeletes,omitempty"`     // chunks replaced by a split
-	TermChunkDeletes []string   `bson:"termChunkDeletes,omitempty"` // every chunk of an emptied term
+	HeadDeletes      []string   `bson:"headDeletes,omitempty"`  // emptied terms
+	ChunkDeletes     []string   `bson:"chunkDeletes,omitempty"` // chunks replaced by a split, and those of emptied terms
 }
 
-func (tw *termWrites) empty() bool {
-	return len(tw.ChunkIDs) == 0 && len(tw.HeadIDs) == 0 && len(tw.HeadDeletes) == 0
-}
 
 // writeTerms performs tw: chunks, then heads, then deletions, so a reader
 // following a head always finds its chunks.
@@ -518,22 +531,12 @@ func (s *Store) writeTerms(ctx context.Context, tw *termWrites, st *ApplyStats) 
 		return err
 	}
 	// Heads of emptied terms go before their chunks, so no head ever lists
-	// a missing chunk.
-	var headDeletes, chunkDeletes []mongo.WriteModel
-	for _, id := range tw.HeadDeletes {
-		headDeletes = append(headDeletes, mongo.NewDeleteOneModel().SetFilter(bson.D{{Key: "_id", Value: id}}))
-	}
-	for _, id := range tw.ChunkDeletes {
-		chunkDeletes = append(chunkDeletes, mongo.NewDeleteOneModel().SetFilter(bson.D{{Key: "_id", Value: id}}))
-	}
-	for _, tk := range tw.TermChunkDeletes {
-		chunkDeletes = append(chunkDeletes, mongo.NewDeleteManyModel().SetFilter(bson.D{{Key: "tk", Value: tk}}))
-	}
-	st.Chunks += len(chunkDeletes)
-	if err := s.bulk(ctx, s.terms, headDeletes, st); err != nil {
+	// a missing chunk. One delete of many ids each: one scan on FerretDB.
+	st.Chunks += len(tw.ChunkDeletes)
+	if err := s.deleteIDs(ctx, s.terms, tw.HeadDeletes, st); err != nil {
 		return err
 	}
-	return s.bulk(ctx, s.chunks, chunkDeletes, st)
+	return s.deleteIDs(ctx, s.chunks, tw.ChunkDeletes, st)
 }
 
 // statWrites are the new values of an index's statistics documents.

@@ -73,10 +73,6 @@ func (s *Store) writeJournal(ctx context.Context, j *journal, st *ApplyStats) er
 		next(len(id) + 16)
 		cur.ChunkDeletes = append(cur.ChunkDeletes, id)
 	}
-	for _, id := range tw.TermChunkDeletes {
-		next(len(id) + 16)
-		cur.TermChunkDeletes = append(cur.TermChunkDeletes, id)
-	}
 	parts = append(parts, cur)
 	docs := make([]any, len(parts))
 	for i, p := range parts {
@@ -151,7 +147,6 @@ func (s *Store) recover(ctx context.Context) (Checkpoint, error) {
 			w.Heads = append(w.Heads, p.W.Heads...)
 			w.HeadDeletes = append(w.HeadDeletes, p.W.HeadDeletes...)
 			w.ChunkDeletes = append(w.ChunkDeletes, p.W.ChunkDeletes...)
-			w.TermChunkDeletes = append(w.TermChunkDeletes, p.W.TermChunkDeletes...)
 		}
 		if j.Checkpoint.Offset != off {
 			return cp, fmt.Errorf("journal of batch %d: part 0 holds no checkpoint", off)
