@@ -3,7 +3,7 @@ SHELL := /bin/bash
 MODULES := pkg services/ingest services/indexer services/persister tools cli
 GO ?= go
 
-.PHONY: run test unit integration vet build infra-up infra-down bench-micro clean
+.PHONY: run test unit integration vet build infra-up infra-down bench-micro soak clean
 
 ## run: the whole pipeline on embedded defaults (kfake + embedded FerretDB), sample corpus loaded
 run: build
@@ -35,6 +35,19 @@ integration:
 	@set -e; trap 'scripts/infra-down.sh' EXIT; scripts/infra-up.sh; source .infra/env; \
 	export TERMFLOW_TEST_KAFKA_BROKERS=$$KAFKA_BROKERS TERMFLOW_TEST_MONGO_URI=$$MONGO_URI; \
 	for m in $(MODULES); do echo "go test -tags integration $$m"; (cd $$m && $(GO) test -tags integration -race -count=1 -timeout 15m ./...) || exit 1; done
+
+## soak: every fault scenario with many seeds (SOAK_SEEDS, default 1..13: 104 runs);
+## the results table goes into docs/reliability.md, the raw runs into bench/results/
+SOAK_SEEDS ?= 1..13
+SOAK_DOCS ?= 600
+soak:
+	@set -eo pipefail; trap 'scripts/infra-down.sh' EXIT; scripts/infra-up.sh; source .infra/env; \
+	mkdir -p bench/results; out=$$PWD/bench/results/soak-$$(date -u +%Y%m%dT%H%M%SZ).jsonl; \
+	export TERMFLOW_TEST_KAFKA_BROKERS=$$KAFKA_BROKERS TERMFLOW_TEST_MONGO_URI=$$MONGO_URI \
+	  TERMFLOW_FAULT_SEEDS=$(SOAK_SEEDS) TERMFLOW_FAULT_DOCS=$(SOAK_DOCS) TERMFLOW_FAULT_RESULTS=$$out; \
+	rc=0; (cd tools && $(GO) test -tags integration -count=1 -timeout 600m -run '^TestFault' -v ./e2e/ 2>&1 | tee $${out%.jsonl}.log | grep -E '^(=== RUN|--- |\s+--- |ok|FAIL)|result:') || rc=$$?; \
+	(cd tools && $(GO) run ./cmd/soak-report -results $$out -doc ../docs/reliability.md -command "make soak SOAK_SEEDS=$(SOAK_SEEDS) SOAK_DOCS=$(SOAK_DOCS)"); \
+	echo "soak: results in $$out, table in docs/reliability.md"; exit $$rc
 
 infra-up:
 	scripts/infra-up.sh

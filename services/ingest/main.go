@@ -61,6 +61,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		MaxBufferedRecords: cfg.MaxBufferedRecords, MaxBufferedBytes: cfg.MaxBufferedBytes}
 	trCfg := tracker.Defaults()
 	trCfg.BulkOps, trCfg.Progress, trCfg.Group = cfg.Topics.BulkOps, cfg.Topics.Progress, cfg.Group
+	trCfg.InstanceID, trCfg.SessionTimeout = cfg.InstanceID, cfg.SessionTimeout
 
 	// Two producers, both idempotent with acks=all. The documents producer's
 	// buffer is the API's in-flight limit, so that a full buffer means 429;
@@ -90,7 +91,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	if err != nil {
 		return fmt.Errorf("kafka progress consumer: %w", err)
 	}
-	defer consumer.Close() // leaves the group; the tracker committed before Run returned
+	defer consumer.Close() // the tracker committed before Run returned; a static member stays in the group for its restart
 
 	store, err := mongostore.Open(ctx, cfg.MongoURI, cfg.MongoDB, log)
 	if err != nil {

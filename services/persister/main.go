@@ -57,6 +57,8 @@ func parse(args []string, getenv func(string) string, stderr io.Writer) (config,
 	fs.String(&c.MongoURI, "mongo-uri", "MONGO_URI", "mongodb://127.0.0.1:27017", "MongoDB connection string")
 	fs.String(&c.MongoDB, "mongo-db", "TERMFLOW_MONGO_DB", "termflow", "MongoDB database")
 	fs.String(&c.Group, "group", "TERMFLOW_PERSISTER_GROUP", "termflow-persister", "consumer group on the dirty-terms topic")
+	fs.String(&c.InstanceID, "instance-id", "TERMFLOW_PERSISTER_INSTANCE_ID", "persister-1", "static group member id: a restart with the same id takes the partition back at once")
+	fs.Duration(&c.SessionTimeout, "session-timeout", "TERMFLOW_SESSION_TIMEOUT", 20*time.Second, "how long the group waits for a silent persister")
 	fs.Duration(&c.MinBackoff, "min-backoff", "TERMFLOW_MIN_BACKOFF", 100*time.Millisecond, "first retry delay while MongoDB fails")
 	fs.Duration(&c.MaxBackoff, "max-backoff", "TERMFLOW_MAX_BACKOFF", 10*time.Second, "longest retry delay while MongoDB fails")
 	fs.String(&c.Kafka.Brokers, "kafka-brokers", "KAFKA_BROKERS", "127.0.0.1:9092", "Kafka seed brokers, comma separated")
@@ -70,6 +72,9 @@ func parse(args []string, getenv func(string) string, stderr io.Writer) (config,
 		return c, err
 	}
 	c.Config.Failpoints = fp
+	if c.InstanceID == "" || c.SessionTimeout <= 0 {
+		return c, fmt.Errorf("instance id %q, session timeout %v: want a name and a positive timeout", c.InstanceID, c.SessionTimeout)
+	}
 	if c.MinBackoff <= 0 || c.MaxBackoff < c.MinBackoff {
 		return c, fmt.Errorf("backoff %v..%v: want 0 < min <= max", c.MinBackoff, c.MaxBackoff)
 	}

@@ -93,11 +93,13 @@ type load struct {
 	total    int
 	next     int
 	model    map[string]map[string]any // id → latest acknowledged document; nil = deleted
-	ops      []string                   // acknowledged operation ids
-	retries  int                        // requests answered other than 202 (or not at all) and sent again
+	ops      []string                  // acknowledged operation ids
+	retries  int                       // requests answered other than 202 (or not at all) and sent again
 	mu       sync.Mutex
 	done     chan struct{}
 	finished time.Time
+	// sending, when set, receives the number of each request as it is sent.
+	sending chan int
 }
 
 func newLoad(s *stack, seed uint64, total int) *load {
@@ -170,6 +172,12 @@ func (l *load) run(ctx context.Context, pause time.Duration) {
 	for l.next < l.total && ctx.Err() == nil {
 		docs, effect := l.request()
 		body, _ := json.Marshal(docs)
+		if l.sending != nil {
+			select {
+			case l.sending <- len(l.ops):
+			default:
+			}
+		}
 		for ctx.Err() == nil {
 			op, err := l.send(body)
 			if err == nil {
@@ -524,8 +532,24 @@ func TestFaultIngestKill(t *testing.T) {
 			s := newStack(t)
 			s.startAll()
 			l := newLoad(s, seed, faultDocs())
+			l.perReq = 300 // requests long enough to be cut in the middle
+			l.sending = make(chan int)
 			go l.run(context.Background(), 20*time.Millisecond)
-			time.Sleep(time.Duration(300+rng.IntN(3000)) * time.Millisecond)
+			// Kill while request k is on the wire: a few milliseconds
+			// after it starts.
+			k := rng.IntN(max(1, faultDocs()/l.perReq-1))
+		wait:
+			for {
+				select {
+				case n := <-l.sending:
+					if n >= k {
+						break wait
+					}
+				case <-l.done:
+					break wait
+				}
+			}
+			time.Sleep(time.Duration(rng.IntN(40)) * time.Millisecond)
 			s.kill9("ingest")
 			restarted := time.Now()
 			s.start("ingest")

@@ -59,6 +59,13 @@ type Config struct {
 	// Group is the consumer group of the progress topic (-consumer-group,
 	// TERMFLOW_INGEST_GROUP). The default value is "termflow-ingest".
 	Group string
+	// InstanceID is the static member id of the progress consumer
+	// (-instance-id, TERMFLOW_INGEST_INSTANCE_ID): a restart with the same id
+	// consumes progress again at once. The default value is "ingest-1".
+	InstanceID string
+	// SessionTimeout is how long the group waits for a silent ingest process
+	// (-session-timeout, TERMFLOW_SESSION_TIMEOUT). The default value is 20s.
+	SessionTimeout time.Duration
 	// Topics names the topics (-topic-documents TERMFLOW_TOPIC_DOCUMENTS
 	// "termflow.documents", -documents-partitions TERMFLOW_DOCUMENTS_PARTITIONS
 	// 12, -topic-dirty-terms TERMFLOW_TOPIC_DIRTY_TERMS "termflow.dirty-terms",
@@ -91,6 +98,8 @@ func Parse(args []string, getenv func(string) string, stderr io.Writer) (Config,
 	fs.Int(&c.MaxBufferedBytes, "max-buffered-bytes", "TERMFLOW_MAX_BUFFERED_BYTES", 256<<20, "bytes of documents in flight to Kafka before requests get 429")
 	fs.Duration(&c.ShutdownTimeout, "shutdown-timeout", "TERMFLOW_SHUTDOWN_TIMEOUT", 30*time.Second, "bound of the graceful shutdown on SIGTERM")
 	fs.String(&c.Group, "consumer-group", "TERMFLOW_INGEST_GROUP", "termflow-ingest", "consumer group of the progress topic")
+	fs.String(&c.InstanceID, "instance-id", "TERMFLOW_INGEST_INSTANCE_ID", "ingest-1", "static member id of the progress consumer")
+	fs.Duration(&c.SessionTimeout, "session-timeout", "TERMFLOW_SESSION_TIMEOUT", 20*time.Second, "how long the group waits for a silent ingest process")
 	fs.String(&t.Documents, "topic-documents", "TERMFLOW_TOPIC_DOCUMENTS", t.Documents, "documents topic")
 	fs.Int(&t.DocumentsPartitions, "documents-partitions", "TERMFLOW_DOCUMENTS_PARTITIONS", t.DocumentsPartitions, "partitions of the documents topic when created")
 	fs.String(&t.DirtyTerms, "topic-dirty-terms", "TERMFLOW_TOPIC_DIRTY_TERMS", t.DirtyTerms, "dirty-terms topic")
@@ -145,6 +154,12 @@ func (c Config) Validate() error {
 	}
 	if c.MaxBufferedBytes < 2*c.MaxDocumentBytes {
 		errs = append(errs, fmt.Errorf("max buffered bytes %d: want at least twice the max document bytes %d", c.MaxBufferedBytes, c.MaxDocumentBytes))
+	}
+	if c.InstanceID == "" {
+		errs = append(errs, errors.New("empty instance id"))
+	}
+	if c.SessionTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("session timeout %s: want positive", c.SessionTimeout))
 	}
 	if c.Group == "" {
 		errs = append(errs, errors.New("empty consumer group"))

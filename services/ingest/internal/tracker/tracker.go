@@ -57,6 +57,15 @@ type Config struct {
 	// Group is the consumer group on the progress topic. The default value
 	// is "termflow-ingest".
 	Group string
+	// InstanceID is the tracker's static member id in Group: an ingest
+	// process killed and restarted with the same id consumes progress again
+	// at once instead of waiting for its old member's session to time out
+	// (one ingest process runs per bulk-ops topic). The default value is
+	// "ingest-1".
+	InstanceID string
+	// SessionTimeout is how long the group waits for a silent tracker. The
+	// default value is 20s.
+	SessionTimeout time.Duration
 	// PollInterval bounds how long a poll waits for progress before the
 	// tracker retries publishing states that failed to publish. The default
 	// value is 1s.
@@ -71,7 +80,7 @@ type Config struct {
 // Defaults returns the default configuration.
 func Defaults() Config {
 	return Config{BulkOps: "termflow.bulk-ops", Progress: "termflow.progress", Group: "termflow-ingest",
-		PollInterval: time.Second, PublishTimeout: 30 * time.Second, MaxPending: 10000}
+		InstanceID: "ingest-1", SessionTimeout: 20 * time.Second, PollInterval: time.Second, PublishTimeout: 30 * time.Second, MaxPending: 10000}
 }
 
 // Validate checks the configuration.
@@ -79,8 +88,10 @@ func (c Config) Validate() error {
 	switch {
 	case c.BulkOps == "" || c.Progress == "":
 		return errors.New("tracker: empty topic name")
-	case c.Group == "":
-		return errors.New("tracker: empty consumer group")
+	case c.Group == "" || c.InstanceID == "":
+		return errors.New("tracker: empty consumer group or instance id")
+	case c.SessionTimeout <= 0:
+		return errors.New("tracker: session timeout must be positive")
 	case c.PollInterval <= 0 || c.PublishTimeout <= 0:
 		return errors.New("tracker: poll interval and publish timeout must be positive")
 	case c.MaxPending < 0:
@@ -94,6 +105,9 @@ func (c Config) Validate() error {
 func ConsumerOpts(cfg Config) []kgo.Opt {
 	return []kgo.Opt{
 		kgo.ConsumerGroup(cfg.Group),
+		kgo.InstanceID(cfg.InstanceID),
+		kgo.SessionTimeout(cfg.SessionTimeout),
+		kgo.HeartbeatInterval(time.Second),
 		kgo.ConsumeTopics(cfg.Progress),
 		kgo.DisableAutoCommit(),
 		kgo.BlockRebalanceOnPoll(),

@@ -32,6 +32,15 @@ type Config struct {
 	// Group is the consumer group on the dirty-terms topic. The default
 	// value is "termflow-persister".
 	Group string
+	// InstanceID is the persister's static member id in the group: a
+	// persister killed and restarted with the same id takes its partition
+	// back at once instead of waiting for the old member's session to time
+	// out. Only one persister runs per dirty-terms topic. The default value
+	// is "persister-1".
+	InstanceID string
+	// SessionTimeout is how long the group waits for a silent persister.
+	// The default value is 20s.
+	SessionTimeout time.Duration
 	// MinBackoff and MaxBackoff bound the retry delay while MongoDB fails.
 	// The default values are 100ms and 10s.
 	MinBackoff, MaxBackoff time.Duration
@@ -67,6 +76,9 @@ func New(cfg Config, store *mongostore.Store, log zerolog.Logger, reg prometheus
 	}
 	cl, err := kgo.NewClient(append(kclient.Options(cfg.Kafka, "persister", log, reg),
 		kgo.ConsumerGroup(cfg.Group),
+		kgo.InstanceID(cfg.InstanceID),
+		kgo.SessionTimeout(cfg.SessionTimeout),
+		kgo.HeartbeatInterval(time.Second),
 		kgo.ConsumeTopics(cfg.Topics.DirtyTerms),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.DisableAutoCommit(),
