@@ -472,7 +472,7 @@ func killScenario(t *testing.T, name string, points []string, maxPass int) {
 			}
 			s.startAll()
 			l := newLoad(s, seed, faultDocs())
-			go l.run(context.Background(), 50*time.Millisecond)
+			go l.run(context.Background(), 300*time.Millisecond)
 			res := &faultResult{Scenario: name + "-kill", Seed: seed, Fault: fault}
 			delay := time.Duration(500+rng.IntN(4000)) * time.Millisecond
 			deadline := time.Now().Add(90 * time.Second)
@@ -597,7 +597,7 @@ func TestFaultRebalanceStorm(t *testing.T) {
 			s := newStack(t)
 			s.startAll()
 			l := newLoad(s, seed, faultDocs())
-			go l.run(context.Background(), 100*time.Millisecond)
+			go l.run(context.Background(), 600*time.Millisecond)
 			moves := 0
 			for i := 0; ; i++ {
 				if l.isDone() || i >= 8 {
@@ -629,8 +629,8 @@ func TestFaultPebbleLost(t *testing.T) {
 			s := newStack(t)
 			s.startAll()
 			l := newLoad(s, seed, faultDocs())
-			go l.run(context.Background(), 50*time.Millisecond)
-			time.Sleep(time.Duration(1000+rng.IntN(3000)) * time.Millisecond)
+			go l.run(context.Background(), 300*time.Millisecond)
+			time.Sleep(time.Duration(1000+rng.IntN(2500)) * time.Millisecond)
 			s.kill9("indexer")
 			dir := filepath.Join(s.dataDir, "indexer-1", "pebble")
 			if err := os.RemoveAll(dir); err != nil {
@@ -639,7 +639,8 @@ func TestFaultPebbleLost(t *testing.T) {
 			restarted := time.Now()
 			s.start("indexer")
 			res := &faultResult{Scenario: "pebble-lost", Seed: seed, Fault: "kill -9, Pebble deleted"}
-			if d := s.waitLog("indexer", "first batch indexed", restarted, 2*time.Minute); d >= 0 {
+			// Recovery: until the last partition is rebuilt.
+			if d := s.waitLog("indexer", "partition caught up", restarted, 2*time.Minute); d >= 0 {
 				res.Recovery = d.Seconds()
 			}
 			<-l.done

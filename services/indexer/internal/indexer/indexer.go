@@ -27,6 +27,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -149,6 +150,7 @@ type Indexer struct {
 
 	mu         sync.Mutex
 	ready      map[int32]bool // partitions whose Pebble state is current
+	owned      map[int32]bool // partitions assigned to this indexer
 	polls      bool
 	stopping   bool
 	assigned   bool // the first assignment was seen
@@ -173,7 +175,7 @@ func New(cfg Config, store *pebblestore.Store, log zerolog.Logger, reg prometheu
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	ix := &Indexer{cfg: cfg, store: store, log: log, m: newMetrics(reg), ready: map[int32]bool{}, started: time.Now()}
+	ix := &Indexer{cfg: cfg, store: store, log: log, m: newMetrics(reg), ready: map[int32]bool{}, owned: map[int32]bool{}, started: time.Now()}
 	opts := append(kclient.Options(cfg.Kafka, "indexer", log, reg),
 		kgo.ConsumerGroup(cfg.Group),
 		kgo.InstanceID(cfg.InstanceID),
@@ -242,6 +244,7 @@ func (ix *Indexer) onAssigned(_ context.Context, _ *kgo.Client, assigned map[str
 	}
 	for _, p := range ps {
 		delete(ix.ready, p) // state is checked again before the first batch
+		ix.owned[p] = true
 		ix.log.Info().Str("topic", ix.cfg.Topics.Documents).Int32("partition", p).Msg("partition assigned")
 	}
 }
@@ -264,6 +267,7 @@ func (ix *Indexer) forget(ps map[string][]int32) {
 	defer ix.mu.Unlock()
 	for _, p := range ps[ix.cfg.Topics.Documents] {
 		delete(ix.ready, p)
+		delete(ix.owned, p)
 		ix.log.Info().Str("topic", ix.cfg.Topics.Documents).Int32("partition", p).Msg("partition released")
 	}
 }
@@ -308,6 +312,9 @@ func (ix *Indexer) Run(ctx context.Context) error {
 
 func (ix *Indexer) poll(ctx, work context.Context) error {
 	for {
+		if err := ix.catchUpAssigned(ctx, work); err != nil {
+			return err
+		}
 		fetches := ix.client.PollRecords(ctx, ix.cfg.MaxPollRecords)
 		ix.mu.Lock()
 		ix.polls = true
@@ -545,6 +552,58 @@ func (ix *Indexer) deadLetterRecord(dl deadLetter) *kgo.Record {
 		kgo.RecordHeader{Key: HeaderDLQOffset, Value: []byte(strconv.FormatInt(r.Offset, 10))},
 	)
 	return &kgo.Record{Topic: ix.cfg.Topics.DeadLetter, Key: r.Key, Value: r.Value, Headers: h}
+}
+
+// catchUpAssigned brings every assigned partition whose state is not
+// checked yet up to the group's committed offset, so that a lost or stale
+// Pebble directory is rebuilt as soon as the partition is assigned, not only
+// when new records arrive (handle does the same lazily for a partition that
+// gets records first). A failure to read the committed offsets is retried at
+// the next poll.
+func (ix *Indexer) catchUpAssigned(stop, work context.Context) error {
+	ix.mu.Lock()
+	var todo []int32
+	for p := range ix.owned {
+		if !ix.ready[p] {
+			todo = append(todo, p)
+		}
+	}
+	ix.mu.Unlock()
+	if len(todo) == 0 || stop.Err() != nil {
+		return nil
+	}
+	tp := ix.cfg.Topics.Documents
+	offs, err := kadm.NewClient(ix.client).FetchOffsets(stop, ix.cfg.Group)
+	if err != nil {
+		ix.log.Warn().Err(err).Msg("committed offsets not read; catch-up deferred")
+		return nil
+	}
+	slices.Sort(todo)
+	for _, p := range todo {
+		applied, err := ix.store.Applied(tp, p)
+		if err != nil {
+			return err
+		}
+		if o, ok := offs.Lookup(tp, p); ok && applied+1 < o.At {
+			cctx, cancel := context.WithCancel(work)
+			stopCancel := context.AfterFunc(stop, cancel)
+			err := ix.catchUp(cctx, tp, p, applied+1, o.At)
+			stopCancel()
+			cancel()
+			if err != nil && stop.Err() != nil {
+				return nil
+			}
+			if err != nil {
+				return fmt.Errorf("catch up partition %d: %w", p, err)
+			}
+		}
+		ix.mu.Lock()
+		if ix.owned[p] {
+			ix.ready[p] = true
+		}
+		ix.mu.Unlock()
+	}
+	return nil
 }
 
 // catchUp applies records [from, to) of a partition to Pebble without
