@@ -39,7 +39,7 @@ integration:
 ## soak: every fault scenario with many seeds (SOAK_SEEDS, default 1..13: 104 runs);
 ## the results table goes into docs/reliability.md, the raw runs into bench/results/
 SOAK_SEEDS ?= 1..13
-SOAK_DOCS ?= 600
+SOAK_DOCS ?= 1200
 soak:
 	@set -eo pipefail; trap 'scripts/infra-down.sh' EXIT; scripts/infra-up.sh; source .infra/env; \
 	mkdir -p bench/results; out=$$PWD/bench/results/soak-$$(date -u +%Y%m%dT%H%M%SZ).jsonl; \

@@ -17,6 +17,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	mrand "math/rand"
 	"math/rand/v2"
 	"net/http"
@@ -434,25 +435,41 @@ func recordFault(t *testing.T, r *faultResult) {
 	_, _ = f.Write(append(b, '\n'))
 }
 
-// waitIndexing waits until the indexer reports a batch indexed after since
-// (its log says "first batch indexed"), and returns how long that took.
-func (s *stack) waitLog(name, msg string, since time.Time, timeout time.Duration) time.Duration {
-	s.t.Helper()
+// metric reads a service's metric from its /metrics (the sum over label
+// sets); ok is false when the service does not answer or lacks it.
+func (s *stack) metric(name, metric string) (float64, bool) {
+	resp, err := http.Get("http://" + s.ops[name] + "/metrics")
+	if err != nil {
+		return 0, false
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	sum, found := 0.0, false
+	for _, line := range strings.Split(string(b), "\n") {
+		rest, ok := strings.CutPrefix(line, metric)
+		if !ok || rest == "" || (rest[0] != ' ' && rest[0] != '{') {
+			continue
+		}
+		f := strings.Fields(rest[strings.LastIndexByte(rest, '}')+1:])
+		if len(f) == 0 {
+			continue
+		}
+		if v, err := strconv.ParseFloat(f[0], 64); err == nil {
+			sum, found = sum+v, true
+		}
+	}
+	return sum, found
+}
+
+// waitMetric polls a metric until it is positive and returns the time since
+// from, or -1 after timeout.
+func (s *stack) waitMetric(name, metric string, from time.Time, timeout time.Duration) time.Duration {
 	deadline := time.Now().Add(timeout)
 	for time.Now().Before(deadline) {
-		b, _ := os.ReadFile(filepath.Join(s.dataDir, name+".log"))
-		for _, line := range bytes.Split(b, []byte("\n")) {
-			if !bytes.Contains(line, []byte(msg)) {
-				continue
-			}
-			var e struct {
-				Time time.Time `json:"time"`
-			}
-			if json.Unmarshal(line, &e) == nil && !e.Time.Before(since.Truncate(time.Second)) {
-				return e.Time.Sub(since)
-			}
+		if v, ok := s.metric(name, metric); ok && v > 0 {
+			return time.Since(from)
 		}
-		time.Sleep(200 * time.Millisecond)
+		time.Sleep(100 * time.Millisecond)
 	}
 	return -1
 }
@@ -498,10 +515,14 @@ func killScenario(t *testing.T, name string, points []string, maxPass int) {
 			delete(s.extraEnv, name)
 			restarted := time.Now()
 			s.start(name)
-			res.Recovery = time.Since(restarted).Seconds()
+			res.Recovery = time.Since(restarted).Seconds() // ready again
 			if name == "indexer" {
-				if d := s.waitLog("indexer", "first batch indexed", restarted, 2*time.Minute); d >= 0 {
-					res.Recovery = d.Seconds()
+				// Consuming again: its partitions are assigned (static
+				// membership gives them back without a rebalance).
+				if v, ok := s.metric("indexer", "termflow_indexer_start_to_assigned_seconds"); ok && v > 0 {
+					res.Recovery = v
+				} else if d := s.waitMetric("indexer", "termflow_indexer_start_to_assigned_seconds", restarted, time.Minute); d >= 0 {
+					res.Recovery, _ = s.metric("indexer", "termflow_indexer_start_to_assigned_seconds")
 				}
 			}
 			l.finish(res)
@@ -639,8 +660,8 @@ func TestFaultPebbleLost(t *testing.T) {
 			restarted := time.Now()
 			s.start("indexer")
 			res := &faultResult{Scenario: "pebble-lost", Seed: seed, Fault: "kill -9, Pebble deleted"}
-			// Recovery: until the last partition is rebuilt.
-			if d := s.waitLog("indexer", "partition caught up", restarted, 2*time.Minute); d >= 0 {
+			// Recovery: until a partition is rebuilt from the topic.
+			if d := s.waitMetric("indexer", "termflow_indexer_records_caught_up_total", restarted, 2*time.Minute); d >= 0 {
 				res.Recovery = d.Seconds()
 			}
 			<-l.done
