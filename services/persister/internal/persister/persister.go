@@ -41,6 +41,12 @@ type Config struct {
 	// SessionTimeout is how long the group waits for a silent persister.
 	// The default value is 20s.
 	SessionTimeout time.Duration
+	// ShutdownTimeout bounds a graceful stop: the batch in hand gets this
+	// long to be applied, reported and committed after the stop signal;
+	// after that its MongoDB attempt is cancelled (the journal makes that
+	// safe: the batch is finished or replayed at the next start). The
+	// default value is 30s.
+	ShutdownTimeout time.Duration
 	// MinBackoff and MaxBackoff bound the retry delay while MongoDB fails.
 	// The default values are 100ms and 10s.
 	MinBackoff, MaxBackoff time.Duration
@@ -66,6 +72,10 @@ type Persister struct {
 	mu    sync.Mutex
 	cp    mongostore.Checkpoint
 	ready bool
+
+	// work is the context of MongoDB attempts and commits: it outlives the
+	// stop signal by ShutdownTimeout, so the batch in hand is finished.
+	work context.Context
 }
 
 // New builds a persister.
@@ -110,6 +120,10 @@ func (p *Persister) Ready() error {
 
 // Run consumes until ctx is done; the event in hand is finished first.
 func (p *Persister) Run(ctx context.Context) error {
+	work, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelWork()
+	defer context.AfterFunc(ctx, func() { time.AfterFunc(p.cfg.ShutdownTimeout, cancelWork) })()
+	p.work = work
 	var cp mongostore.Checkpoint
 	if err := p.retry(ctx, "load checkpoint", func(c context.Context) (err error) {
 		cp, err = p.store.LoadCheckpoint(c)
@@ -138,7 +152,7 @@ func (p *Persister) Run(ctx context.Context) error {
 			// Commit after MongoDB acknowledged and progress was reported.
 			// A failed commit only means a replay, which Apply skips.
 			last := recs[len(recs)-1]
-			if err := p.client.CommitRecords(context.WithoutCancel(ctx), last); err != nil {
+			if err := p.client.CommitRecords(p.work, last); err != nil {
 				p.log.Warn().Err(err).Int64("offset", last.Offset).Msg("offset commit failed")
 			}
 		}
@@ -236,11 +250,11 @@ func (p *Persister) deadLetter(ctx context.Context, r *kgo.Record, cause error) 
 
 // retry runs fn until it succeeds or ctx is done, backing off exponentially
 // with full jitter between attempts. fn's own context is not cancelled by a
-// shutdown, so an attempt in flight completes.
+// shutdown before ShutdownTimeout, so an attempt in flight completes.
 func (p *Persister) retry(ctx context.Context, what string, fn func(context.Context) error) error {
 	backoff := p.cfg.MinBackoff
 	for attempt := 1; ; attempt++ {
-		c, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
+		c, cancel := context.WithTimeout(p.work, 2*time.Minute)
 		err := fn(c)
 		cancel()
 		if err == nil {
