@@ -8,8 +8,8 @@ package e2e
 // exactly equal to what the documents topic implies, and every acknowledged
 // document must be stored in its latest version.
 //
-// `make test` runs one seed per scenario (TERMFLOW_FAULT_SEEDS, default
-// "1"); `make soak` runs many and collects the results
+// `make test` runs seeds 1 and 2 per scenario (1 for the slow broker and
+// MongoDB outages; TERMFLOW_FAULT_SEEDS overrides); `make soak` runs many and collects the results
 // (TERMFLOW_FAULT_RESULTS, one JSON line per run) into docs/reliability.md.
 
 import (
@@ -44,11 +44,16 @@ import (
 
 const faultIndex = "faults"
 
-// faultSeeds are the seeds each scenario runs with.
-func faultSeeds(t *testing.T) []uint64 {
+// faultSeeds are the seeds a scenario runs with: TERMFLOW_FAULT_SEEDS, or
+// by default (make test) 1 and 2, and only 1 for a slow scenario.
+func faultSeeds(t *testing.T, slow bool) []uint64 {
 	spec := os.Getenv("TERMFLOW_FAULT_SEEDS")
-	if spec == "" {
+	switch {
+	case spec != "":
+	case slow:
 		spec = "1"
+	default:
+		spec = "1,2"
 	}
 	var out []uint64
 	if from, to, ok := strings.Cut(spec, ".."); ok { // "1..20"
@@ -478,7 +483,7 @@ func (s *stack) waitMetric(name, metric string, from time.Time, timeout time.Dur
 
 // A process killed at a random moment or at a failpoint, then restarted.
 func killScenario(t *testing.T, name string, points []string, maxPass int) {
-	for _, seed := range faultSeeds(t) {
+	for _, seed := range faultSeeds(t, false) {
 		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(seed, 7))
 			s := newStack(t)
@@ -547,7 +552,7 @@ func TestFaultPersisterKill(t *testing.T) {
 // load's model only holds acknowledged versions); an operation whose
 // request was cut short must never claim success.
 func TestFaultIngestKill(t *testing.T) {
-	for _, seed := range faultSeeds(t) {
+	for _, seed := range faultSeeds(t, false) {
 		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(seed, 3))
 			s := newStack(t)
@@ -612,7 +617,7 @@ func TestFaultIngestKill(t *testing.T) {
 // Scenario 6: a second and third indexer started and stopped repeatedly
 // during the load.
 func TestFaultRebalanceStorm(t *testing.T) {
-	for _, seed := range faultSeeds(t) {
+	for _, seed := range faultSeeds(t, false) {
 		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(seed, 6))
 			s := newStack(t)
@@ -644,7 +649,7 @@ func TestFaultRebalanceStorm(t *testing.T) {
 // Scenario 7: an indexer whose Pebble directory was deleted gets its
 // partitions back and rebuilds them from the documents topic first.
 func TestFaultPebbleLost(t *testing.T) {
-	for _, seed := range faultSeeds(t) {
+	for _, seed := range faultSeeds(t, false) {
 		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(seed, 5))
 			s := newStack(t)
@@ -682,7 +687,7 @@ func TestFaultPebbleLost(t *testing.T) {
 // Scenario 9: the same dirty-terms events applied twice (the persister's
 // group offset moved back): MongoDB does not change.
 func TestFaultPersisterReplay(t *testing.T) {
-	for _, seed := range faultSeeds(t) {
+	for _, seed := range faultSeeds(t, false) {
 		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(seed, 9))
 			s := newStack(t)
@@ -838,7 +843,7 @@ func (o *ownInfra) kill9() {
 // Scenario 4: kill -9 of the (real) Kafka broker during a load, then start
 // it again: producers and consumers recover by themselves.
 func TestFaultBrokerKill(t *testing.T) {
-	for _, seed := range faultSeeds(t) {
+	for _, seed := range faultSeeds(t, true) {
 		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(seed, 4))
 			k := startOwn(t, "kafka")
@@ -889,7 +894,7 @@ func TestFaultMongoOutage(t *testing.T) {
 	if d, err := time.ParseDuration(os.Getenv("TERMFLOW_FAULT_OUTAGE")); err == nil {
 		outage = d
 	}
-	for _, seed := range faultSeeds(t) {
+	for _, seed := range faultSeeds(t, true) {
 		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(seed, 5))
 			f := startOwn(t, "ferretdb")
