@@ -481,58 +481,63 @@ func (s *stack) waitMetric(name, metric string, from time.Time, timeout time.Dur
 
 // ---------------------------------------------------------------- scenarios
 
+// forEachSeed runs fn as a subtest per seed, with a random source of its own
+// (salt keeps scenarios' choices apart for the same seed).
+func forEachSeed(t *testing.T, slow bool, salt uint64, fn func(t *testing.T, seed uint64, rng *rand.Rand)) {
+	for _, seed := range faultSeeds(t, slow) {
+		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) { fn(t, seed, rand.New(rand.NewPCG(seed, salt))) })
+	}
+}
+
 // A process killed at a random moment or at a failpoint, then restarted.
 func killScenario(t *testing.T, name string, points []string, maxPass int) {
-	for _, seed := range faultSeeds(t, false) {
-		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
-			rng := rand.New(rand.NewPCG(seed, 7))
-			s := newStack(t)
-			fault := "random-time"
-			if k := rng.IntN(len(points) + 1); k < len(points) {
-				fault = fmt.Sprintf("%s=%d", points[k], 1+rng.IntN(maxPass))
-				s.extraEnv[name] = []string{"TERMFLOW_FAILPOINTS=" + fault}
+	forEachSeed(t, false, 7, func(t *testing.T, seed uint64, rng *rand.Rand) {
+		s := newStack(t)
+		fault := "random-time"
+		if k := rng.IntN(len(points) + 1); k < len(points) {
+			fault = fmt.Sprintf("%s=%d", points[k], 1+rng.IntN(maxPass))
+			s.extraEnv[name] = []string{"TERMFLOW_FAILPOINTS=" + fault}
+		}
+		s.startAll()
+		l := newLoad(s, seed, faultDocs())
+		go l.run(context.Background(), 300*time.Millisecond)
+		res := &faultResult{Scenario: name + "-kill", Seed: seed, Fault: fault}
+		delay := time.Duration(500+rng.IntN(4000)) * time.Millisecond
+		deadline := time.Now().Add(90 * time.Second)
+		start := time.Now()
+		for {
+			time.Sleep(100 * time.Millisecond)
+			if fault == "random-time" && time.Since(start) >= delay {
+				s.kill9(name)
+				break
 			}
-			s.startAll()
-			l := newLoad(s, seed, faultDocs())
-			go l.run(context.Background(), 300*time.Millisecond)
-			res := &faultResult{Scenario: name + "-kill", Seed: seed, Fault: fault}
-			delay := time.Duration(500+rng.IntN(4000)) * time.Millisecond
-			deadline := time.Now().Add(90 * time.Second)
-			start := time.Now()
-			for {
-				time.Sleep(100 * time.Millisecond)
-				if fault == "random-time" && time.Since(start) >= delay {
-					s.kill9(name)
-					break
-				}
-				if fault != "random-time" && s.dead(name) {
-					break
-				}
-				if time.Now().After(deadline) {
-					// The point was not passed that often: kill at the end.
-					fault += " (not reached; killed at 90s)"
-					res.Fault = fault
-					s.kill9(name)
-					break
-				}
+			if fault != "random-time" && s.dead(name) {
+				break
 			}
-			t.Logf("%s killed (%s) after %v", name, fault, time.Since(start).Round(time.Millisecond))
-			delete(s.extraEnv, name)
-			restarted := time.Now()
-			s.start(name)
-			res.Recovery = time.Since(restarted).Seconds() // ready again
-			if name == "indexer" {
-				// Consuming again: its partitions are assigned (static
-				// membership gives them back without a rebalance).
-				if v, ok := s.metric("indexer", "termflow_indexer_start_to_assigned_seconds"); ok && v > 0 {
-					res.Recovery = v
-				} else if d := s.waitMetric("indexer", "termflow_indexer_start_to_assigned_seconds", restarted, time.Minute); d >= 0 {
-					res.Recovery, _ = s.metric("indexer", "termflow_indexer_start_to_assigned_seconds")
-				}
+			if time.Now().After(deadline) {
+				// The point was not passed that often: kill at the end.
+				fault += " (not reached; killed at 90s)"
+				res.Fault = fault
+				s.kill9(name)
+				break
 			}
-			l.finish(res)
-		})
-	}
+		}
+		t.Logf("%s killed (%s) after %v", name, fault, time.Since(start).Round(time.Millisecond))
+		delete(s.extraEnv, name)
+		restarted := time.Now()
+		s.start(name)
+		res.Recovery = time.Since(restarted).Seconds() // ready again
+		if name == "indexer" {
+			// Consuming again: its partitions are assigned (static
+			// membership gives them back without a rebalance).
+			if v, ok := s.metric("indexer", "termflow_indexer_start_to_assigned_seconds"); ok && v > 0 {
+				res.Recovery = v
+			} else if d := s.waitMetric("indexer", "termflow_indexer_start_to_assigned_seconds", restarted, time.Minute); d >= 0 {
+				res.Recovery, _ = s.metric("indexer", "termflow_indexer_start_to_assigned_seconds")
+			}
+		}
+		l.finish(res)
+	})
 }
 
 // Scenario 1: kill -9 of the indexer at random points, including between
@@ -552,194 +557,182 @@ func TestFaultPersisterKill(t *testing.T) {
 // load's model only holds acknowledged versions); an operation whose
 // request was cut short must never claim success.
 func TestFaultIngestKill(t *testing.T) {
-	for _, seed := range faultSeeds(t, false) {
-		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
-			rng := rand.New(rand.NewPCG(seed, 3))
-			s := newStack(t)
-			s.startAll()
-			l := newLoad(s, seed, faultDocs())
-			l.perReq = 300 // requests long enough to be cut in the middle
-			l.sending = make(chan int)
-			go l.run(context.Background(), 20*time.Millisecond)
-			// Kill while request k is on the wire: a few milliseconds
-			// after it starts.
-			k := rng.IntN(max(1, faultDocs()/l.perReq-1))
-		wait:
-			for {
-				select {
-				case n := <-l.sending:
-					if n >= k {
-						break wait
-					}
-				case <-l.done:
+	forEachSeed(t, false, 3, func(t *testing.T, seed uint64, rng *rand.Rand) {
+		s := newStack(t)
+		s.startAll()
+		l := newLoad(s, seed, faultDocs())
+		l.perReq = 300 // requests long enough to be cut in the middle
+		l.sending = make(chan int)
+		go l.run(context.Background(), 20*time.Millisecond)
+		// Kill while request k is on the wire: a few milliseconds
+		// after it starts.
+		k := rng.IntN(max(1, faultDocs()/l.perReq-1))
+	wait:
+		for {
+			select {
+			case n := <-l.sending:
+				if n >= k {
 					break wait
 				}
+			case <-l.done:
+				break wait
 			}
-			time.Sleep(time.Duration(rng.IntN(40)) * time.Millisecond)
-			s.kill9("ingest")
-			restarted := time.Now()
-			s.start("ingest")
-			res := &faultResult{Scenario: "ingest-kill", Seed: seed, Fault: "random-time",
-				Recovery: time.Since(restarted).Seconds()}
-			l.finish(res)
-			// Every operation the service knows: a completed one holds all
-			// its documents; the ones cut short ended failed.
-			code, m := s.do("GET", "/bulk-operations?limit=1000", "", nil)
-			if code != 200 {
-				t.Fatalf("list operations: %d %v", code, m)
+		}
+		time.Sleep(time.Duration(rng.IntN(40)) * time.Millisecond)
+		s.kill9("ingest")
+		restarted := time.Now()
+		s.start("ingest")
+		res := &faultResult{Scenario: "ingest-kill", Seed: seed, Fault: "random-time",
+			Recovery: time.Since(restarted).Seconds()}
+		l.finish(res)
+		// Every operation the service knows: a completed one holds all
+		// its documents; the ones cut short ended failed.
+		code, m := s.do("GET", "/bulk-operations?limit=1000", "", nil)
+		if code != 200 {
+			t.Fatalf("list operations: %d %v", code, m)
+		}
+		acked := map[string]bool{}
+		for _, op := range l.ops {
+			acked[op] = true
+		}
+		ops, _ := m["operations"].([]any)
+		cut := 0
+		for _, o := range ops {
+			v := o.(map[string]any)
+			id, _ := v["id"].(string)
+			if acked[id] {
+				continue
 			}
-			acked := map[string]bool{}
-			for _, op := range l.ops {
-				acked[op] = true
+			cut++
+			if v["status"] == "completed" && num(v["persistedBatches"]) != num(v["totalBatches"]) {
+				t.Errorf("operation %s claims success with %v of %v batches persisted", id, v["persistedBatches"], v["totalBatches"])
 			}
-			ops, _ := m["operations"].([]any)
-			cut := 0
-			for _, o := range ops {
-				v := o.(map[string]any)
-				id, _ := v["id"].(string)
-				if acked[id] {
-					continue
-				}
-				cut++
-				if v["status"] == "completed" && num(v["persistedBatches"]) != num(v["totalBatches"]) {
-					t.Errorf("operation %s claims success with %v of %v batches persisted", id, v["persistedBatches"], v["totalBatches"])
-				}
-				if v["status"] == "indexing" || v["status"] == "accepting" {
-					t.Errorf("unacknowledged operation %s left %v", id, v["status"])
-				}
+			if v["status"] == "indexing" || v["status"] == "accepting" {
+				t.Errorf("unacknowledged operation %s left %v", id, v["status"])
 			}
-			res.Extra = map[string]any{"unacknowledgedOperations": cut}
-			t.Logf("%d operations acknowledged, %d cut short by the kill", len(l.ops), cut)
-		})
-	}
+		}
+		res.Extra = map[string]any{"unacknowledgedOperations": cut}
+		t.Logf("%d operations acknowledged, %d cut short by the kill", len(l.ops), cut)
+	})
 }
 
 // Scenario 6: a second and third indexer started and stopped repeatedly
 // during the load.
 func TestFaultRebalanceStorm(t *testing.T) {
-	for _, seed := range faultSeeds(t, false) {
-		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
-			rng := rand.New(rand.NewPCG(seed, 6))
-			s := newStack(t)
-			s.startAll()
-			l := newLoad(s, seed, faultDocs())
-			go l.run(context.Background(), 600*time.Millisecond)
-			moves := 0
-			for i := 0; ; i++ {
-				if l.isDone() || i >= 8 {
-					break
-				}
-				name := []string{"indexer-2", "indexer-3"}[i%2]
-				if s.procs[name] == nil {
-					s.start(name)
-				} else {
-					s.stop(name)
-				}
-				moves++
-				time.Sleep(time.Duration(500+rng.IntN(2500)) * time.Millisecond)
+	forEachSeed(t, false, 6, func(t *testing.T, seed uint64, rng *rand.Rand) {
+		s := newStack(t)
+		s.startAll()
+		l := newLoad(s, seed, faultDocs())
+		go l.run(context.Background(), 600*time.Millisecond)
+		moves := 0
+		for i := 0; ; i++ {
+			if l.isDone() || i >= 8 {
+				break
 			}
-			s.stop("indexer-2")
-			s.stop("indexer-3")
-			res := &faultResult{Scenario: "rebalance-storm", Seed: seed, Fault: fmt.Sprintf("%d joins/leaves", moves)}
-			l.finish(res)
-		})
-	}
+			name := []string{"indexer-2", "indexer-3"}[i%2]
+			if s.procs[name] == nil {
+				s.start(name)
+			} else {
+				s.stop(name)
+			}
+			moves++
+			time.Sleep(time.Duration(500+rng.IntN(2500)) * time.Millisecond)
+		}
+		s.stop("indexer-2")
+		s.stop("indexer-3")
+		res := &faultResult{Scenario: "rebalance-storm", Seed: seed, Fault: fmt.Sprintf("%d joins/leaves", moves)}
+		l.finish(res)
+	})
 }
 
 // Scenario 7: an indexer whose Pebble directory was deleted gets its
 // partitions back and rebuilds them from the documents topic first.
 func TestFaultPebbleLost(t *testing.T) {
-	for _, seed := range faultSeeds(t, false) {
-		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
-			rng := rand.New(rand.NewPCG(seed, 5))
-			s := newStack(t)
-			s.startAll()
-			l := newLoad(s, seed, faultDocs())
-			go l.run(context.Background(), 300*time.Millisecond)
-			time.Sleep(time.Duration(1000+rng.IntN(2500)) * time.Millisecond)
-			s.kill9("indexer")
-			dir := filepath.Join(s.dataDir, "indexer-1", "pebble")
-			if err := os.RemoveAll(dir); err != nil {
-				t.Fatal(err)
-			}
-			restarted := time.Now()
-			s.start("indexer")
-			res := &faultResult{Scenario: "pebble-lost", Seed: seed, Fault: "kill -9, Pebble deleted"}
-			// Recovery: until a partition is rebuilt from the topic.
-			if d := s.waitMetric("indexer", "termflow_indexer_records_caught_up_total", restarted, 2*time.Minute); d >= 0 {
-				res.Recovery = d.Seconds()
-			}
-			<-l.done
-			for _, op := range l.ops {
-				s.waitCompleted(op, 6*time.Minute)
-			}
-			// Compare Pebble too: stop the indexer so its store can be read.
-			s.stop("indexer")
-			l.finish(res, dir)
-			b, _ := os.ReadFile(filepath.Join(s.dataDir, "indexer.log"))
-			if !bytes.Contains(b, []byte("partition caught up")) {
-				t.Errorf("the indexer did not catch a partition up after losing its Pebble directory")
-			}
-		})
-	}
+	forEachSeed(t, false, 5, func(t *testing.T, seed uint64, rng *rand.Rand) {
+		s := newStack(t)
+		s.startAll()
+		l := newLoad(s, seed, faultDocs())
+		go l.run(context.Background(), 300*time.Millisecond)
+		time.Sleep(time.Duration(1000+rng.IntN(2500)) * time.Millisecond)
+		s.kill9("indexer")
+		dir := filepath.Join(s.dataDir, "indexer-1", "pebble")
+		if err := os.RemoveAll(dir); err != nil {
+			t.Fatal(err)
+		}
+		restarted := time.Now()
+		s.start("indexer")
+		res := &faultResult{Scenario: "pebble-lost", Seed: seed, Fault: "kill -9, Pebble deleted"}
+		// Recovery: until a partition is rebuilt from the topic.
+		if d := s.waitMetric("indexer", "termflow_indexer_records_caught_up_total", restarted, 2*time.Minute); d >= 0 {
+			res.Recovery = d.Seconds()
+		}
+		<-l.done
+		for _, op := range l.ops {
+			s.waitCompleted(op, 6*time.Minute)
+		}
+		// Compare Pebble too: stop the indexer so its store can be read.
+		s.stop("indexer")
+		l.finish(res, dir)
+		b, _ := os.ReadFile(filepath.Join(s.dataDir, "indexer.log"))
+		if !bytes.Contains(b, []byte("partition caught up")) {
+			t.Errorf("the indexer did not catch a partition up after losing its Pebble directory")
+		}
+	})
 }
 
 // Scenario 9: the same dirty-terms events applied twice (the persister's
 // group offset moved back): MongoDB does not change.
 func TestFaultPersisterReplay(t *testing.T) {
-	for _, seed := range faultSeeds(t, false) {
-		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
-			rng := rand.New(rand.NewPCG(seed, 9))
-			s := newStack(t)
-			s.startAll()
-			l := newLoad(s, seed, faultDocs()/2)
-			l.run(context.Background(), 0)
-			for _, op := range l.ops {
-				s.waitCompleted(op, 6*time.Minute)
-			}
-			before := s.dumpMongo()
-			s.stop("persister")
-			adm := s.admin()
-			group := s.db + "-persister"
-			topic := s.db + ".dirty-terms"
+	forEachSeed(t, false, 9, func(t *testing.T, seed uint64, rng *rand.Rand) {
+		s := newStack(t)
+		s.startAll()
+		l := newLoad(s, seed, faultDocs()/2)
+		l.run(context.Background(), 0)
+		for _, op := range l.ops {
+			s.waitCompleted(op, 6*time.Minute)
+		}
+		before := s.dumpMongo()
+		s.stop("persister")
+		adm := s.admin()
+		group := s.db + "-persister"
+		topic := s.db + ".dirty-terms"
+		offs, err := adm.FetchOffsets(context.Background(), group)
+		if err != nil {
+			t.Fatal(err)
+		}
+		o, ok := offs.Lookup(topic, 0)
+		if !ok || o.At <= 0 {
+			t.Fatalf("persister committed no offset: %+v", o)
+		}
+		n := 1 + rng.Int64N(o.At)
+		to := kadm.Offsets{}
+		to.AddOffset(topic, 0, o.At-n, -1)
+		if _, err := adm.CommitOffsets(context.Background(), group, to); err != nil {
+			t.Fatal(err)
+		}
+		s.start("persister")
+		deadline := time.Now().Add(3 * time.Minute)
+		for {
 			offs, err := adm.FetchOffsets(context.Background(), group)
-			if err != nil {
-				t.Fatal(err)
-			}
-			o, ok := offs.Lookup(topic, 0)
-			if !ok || o.At <= 0 {
-				t.Fatalf("persister committed no offset: %+v", o)
-			}
-			n := 1 + rng.Int64N(o.At)
-			to := kadm.Offsets{}
-			to.AddOffset(topic, 0, o.At-n, -1)
-			if _, err := adm.CommitOffsets(context.Background(), group, to); err != nil {
-				t.Fatal(err)
-			}
-			s.start("persister")
-			deadline := time.Now().Add(3 * time.Minute)
-			for {
-				offs, err := adm.FetchOffsets(context.Background(), group)
-				if err == nil {
-					if c, ok := offs.Lookup(topic, 0); ok && c.At >= o.At {
-						break
-					}
-				}
-				if time.Now().After(deadline) {
-					t.Fatalf("persister did not consume the %d replayed events again", n)
-				}
-				time.Sleep(200 * time.Millisecond)
-			}
-			after := s.dumpMongo()
-			for c := range before {
-				if !reflect.DeepEqual(before[c], after[c]) {
-					t.Errorf("collection %s changed after %d events were applied again (%d → %d documents)", c, n, len(before[c]), len(after[c]))
+			if err == nil {
+				if c, ok := offs.Lookup(topic, 0); ok && c.At >= o.At {
+					break
 				}
 			}
-			res := &faultResult{Scenario: "persister-replay", Seed: seed, Fault: fmt.Sprintf("seek back %d of %d events", n, o.At)}
-			l.finish(res)
-		})
-	}
+			if time.Now().After(deadline) {
+				t.Fatalf("persister did not consume the %d replayed events again", n)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		after := s.dumpMongo()
+		for c := range before {
+			if !reflect.DeepEqual(before[c], after[c]) {
+				t.Errorf("collection %s changed after %d events were applied again (%d → %d documents)", c, n, len(before[c]), len(after[c]))
+			}
+		}
+		res := &faultResult{Scenario: "persister-replay", Seed: seed, Fault: fmt.Sprintf("seek back %d of %d events", n, o.At)}
+		l.finish(res)
+	})
 }
 
 // admin is a kadm client on the stack's broker.
@@ -843,47 +836,44 @@ func (o *ownInfra) kill9() {
 // Scenario 4: kill -9 of the (real) Kafka broker during a load, then start
 // it again: producers and consumers recover by themselves.
 func TestFaultBrokerKill(t *testing.T) {
-	for _, seed := range faultSeeds(t, true) {
-		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
-			rng := rand.New(rand.NewPCG(seed, 4))
-			k := startOwn(t, "kafka")
-			s := newStackOn(t, k.addr, os.Getenv("TERMFLOW_TEST_MONGO_URI"))
-			if os.Getenv("TERMFLOW_TEST_MONGO_URI") == "" {
-				t.Fatal("TERMFLOW_TEST_MONGO_URI must be set: run `make test`")
+	forEachSeed(t, true, 4, func(t *testing.T, seed uint64, rng *rand.Rand) {
+		k := startOwn(t, "kafka")
+		s := newStackOn(t, k.addr, os.Getenv("TERMFLOW_TEST_MONGO_URI"))
+		if os.Getenv("TERMFLOW_TEST_MONGO_URI") == "" {
+			t.Fatal("TERMFLOW_TEST_MONGO_URI must be set: run `make test`")
+		}
+		s.startAll()
+		l := newLoad(s, seed, faultDocs())
+		go l.run(context.Background(), 50*time.Millisecond)
+		time.Sleep(time.Duration(1000+rng.IntN(3000)) * time.Millisecond)
+		k.kill9()
+		down := time.Duration(2+rng.IntN(8)) * time.Second
+		time.Sleep(down)
+		restarted := time.Now()
+		k.script("up")
+		res := &faultResult{Scenario: "broker-kill", Seed: seed, Fault: fmt.Sprintf("kill -9, down %v", down)}
+		before := len(l.ops)
+		deadline := time.Now().Add(3 * time.Minute)
+		for {
+			l.mu.Lock()
+			n := len(l.ops)
+			l.mu.Unlock()
+			if n > before || l.isDone() {
+				break
 			}
-			s.startAll()
-			l := newLoad(s, seed, faultDocs())
-			go l.run(context.Background(), 50*time.Millisecond)
-			time.Sleep(time.Duration(1000+rng.IntN(3000)) * time.Millisecond)
-			k.kill9()
-			down := time.Duration(2+rng.IntN(8)) * time.Second
-			time.Sleep(down)
-			restarted := time.Now()
-			k.script("up")
-			res := &faultResult{Scenario: "broker-kill", Seed: seed, Fault: fmt.Sprintf("kill -9, down %v", down)}
-			before := len(l.ops)
-			deadline := time.Now().Add(3 * time.Minute)
-			for {
-				l.mu.Lock()
-				n := len(l.ops)
-				l.mu.Unlock()
-				if n > before || l.isDone() {
-					break
-				}
-				if time.Now().After(deadline) {
-					t.Fatal("no request acknowledged within 3 minutes of the broker's restart")
-				}
-				time.Sleep(100 * time.Millisecond)
+			if time.Now().After(deadline) {
+				t.Fatal("no request acknowledged within 3 minutes of the broker's restart")
 			}
-			res.Recovery = time.Since(restarted).Seconds()
-			l.finish(res)
-			for _, name := range []string{"ingest", "indexer", "persister"} {
-				if s.dead(name) {
-					t.Errorf("%s exited during the broker outage:\n%s", name, s.logTail(name))
-				}
+			time.Sleep(100 * time.Millisecond)
+		}
+		res.Recovery = time.Since(restarted).Seconds()
+		l.finish(res)
+		for _, name := range []string{"ingest", "indexer", "persister"} {
+			if s.dead(name) {
+				t.Errorf("%s exited during the broker outage:\n%s", name, s.logTail(name))
 			}
-		})
-	}
+		}
+	})
 }
 
 // Scenario 5: FerretDB stopped for a while (TERMFLOW_FAULT_OUTAGE, default
@@ -894,65 +884,62 @@ func TestFaultMongoOutage(t *testing.T) {
 	if d, err := time.ParseDuration(os.Getenv("TERMFLOW_FAULT_OUTAGE")); err == nil {
 		outage = d
 	}
-	for _, seed := range faultSeeds(t, true) {
-		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
-			rng := rand.New(rand.NewPCG(seed, 5))
-			f := startOwn(t, "ferretdb")
-			brokers := os.Getenv("TERMFLOW_TEST_KAFKA_BROKERS")
-			if brokers == "" {
-				t.Fatal("TERMFLOW_TEST_KAFKA_BROKERS must be set: run `make test`")
+	forEachSeed(t, true, 5, func(t *testing.T, seed uint64, rng *rand.Rand) {
+		f := startOwn(t, "ferretdb")
+		brokers := os.Getenv("TERMFLOW_TEST_KAFKA_BROKERS")
+		if brokers == "" {
+			t.Fatal("TERMFLOW_TEST_KAFKA_BROKERS must be set: run `make test`")
+		}
+		s := newStackOn(t, brokers, "mongodb://"+f.addr)
+		s.startAll()
+		l := newLoad(s, seed, faultDocs())
+		go l.run(context.Background(), 50*time.Millisecond)
+		time.Sleep(time.Duration(1000+rng.IntN(2000)) * time.Millisecond)
+		rssBefore := s.rss("persister")
+		f.script("down")
+		adm := s.admin()
+		group, topic := s.db+"-persister", s.db+".dirty-terms"
+		committed := func() int64 {
+			offs, err := adm.FetchOffsets(context.Background(), group)
+			if err != nil {
+				return -2
 			}
-			s := newStackOn(t, brokers, "mongodb://"+f.addr)
-			s.startAll()
-			l := newLoad(s, seed, faultDocs())
-			go l.run(context.Background(), 50*time.Millisecond)
-			time.Sleep(time.Duration(1000+rng.IntN(2000)) * time.Millisecond)
-			rssBefore := s.rss("persister")
-			f.script("down")
-			adm := s.admin()
-			group, topic := s.db+"-persister", s.db+".dirty-terms"
-			committed := func() int64 {
-				offs, err := adm.FetchOffsets(context.Background(), group)
-				if err != nil {
-					return -2
-				}
-				o, _ := offs.Lookup(topic, 0)
-				return o.At
+			o, _ := offs.Lookup(topic, 0)
+			return o.At
+		}
+		time.Sleep(5 * time.Second) // an event in flight may still commit
+		atStart := committed()
+		var rssMax int64
+		end := time.Now().Add(outage - 5*time.Second)
+		for time.Now().Before(end) {
+			rssMax = max(rssMax, s.rss("persister"))
+			time.Sleep(time.Second)
+		}
+		// Bounded: the persister holds one fetch and one event, not the
+		// backlog that piles up in Kafka meanwhile.
+		if limit := max(2*rssBefore, rssBefore+256<<20); rssMax > limit {
+			t.Errorf("persister RSS grew from %d MiB to %d MiB during the outage", rssBefore>>20, rssMax>>20)
+		}
+		if c := committed(); c != atStart {
+			t.Errorf("the persister committed offset %d → %d while MongoDB was down", atStart, c)
+		}
+		restarted := time.Now()
+		f.script("up")
+		res := &faultResult{Scenario: "mongo-outage", Seed: seed, Fault: fmt.Sprintf("FerretDB down %v", outage)}
+		deadline := time.Now().Add(3 * time.Minute)
+		for committed() <= atStart {
+			if time.Now().After(deadline) {
+				t.Fatalf("the persister did not commit again within 3 minutes of FerretDB's restart:\n%s", s.logTail("persister"))
 			}
-			time.Sleep(5 * time.Second) // an event in flight may still commit
-			atStart := committed()
-			var rssMax int64
-			end := time.Now().Add(outage - 5*time.Second)
-			for time.Now().Before(end) {
-				rssMax = max(rssMax, s.rss("persister"))
-				time.Sleep(time.Second)
-			}
-			// Bounded: the persister holds one fetch and one event, not the
-			// backlog that piles up in Kafka meanwhile.
-			if limit := max(2*rssBefore, rssBefore+256<<20); rssMax > limit {
-				t.Errorf("persister RSS grew from %d MiB to %d MiB during the outage", rssBefore>>20, rssMax>>20)
-			}
-			if c := committed(); c != atStart {
-				t.Errorf("the persister committed offset %d → %d while MongoDB was down", atStart, c)
-			}
-			restarted := time.Now()
-			f.script("up")
-			res := &faultResult{Scenario: "mongo-outage", Seed: seed, Fault: fmt.Sprintf("FerretDB down %v", outage)}
-			deadline := time.Now().Add(3 * time.Minute)
-			for committed() <= atStart {
-				if time.Now().After(deadline) {
-					t.Fatalf("the persister did not commit again within 3 minutes of FerretDB's restart:\n%s", s.logTail("persister"))
-				}
-				time.Sleep(200 * time.Millisecond)
-			}
-			res.Recovery = time.Since(restarted).Seconds()
-			res.Extra = map[string]any{"persisterRSSBeforeMiB": rssBefore >> 20, "persisterRSSMaxDuringOutageMiB": rssMax >> 20}
-			b, _ := os.ReadFile(filepath.Join(s.dataDir, "persister.log"))
-			if !bytes.Contains(b, []byte("failed")) {
-				t.Errorf("the persister logged no failed attempt during the outage")
-			}
-			l.finish(res)
-			t.Logf("persister RSS %d MiB before, at most %d MiB during the outage", rssBefore>>20, rssMax>>20)
-		})
-	}
+			time.Sleep(200 * time.Millisecond)
+		}
+		res.Recovery = time.Since(restarted).Seconds()
+		res.Extra = map[string]any{"persisterRSSBeforeMiB": rssBefore >> 20, "persisterRSSMaxDuringOutageMiB": rssMax >> 20}
+		b, _ := os.ReadFile(filepath.Join(s.dataDir, "persister.log"))
+		if !bytes.Contains(b, []byte("failed")) {
+			t.Errorf("the persister logged no failed attempt during the outage")
+		}
+		l.finish(res)
+		t.Logf("persister RSS %d MiB before, at most %d MiB during the outage", rssBefore>>20, rssMax>>20)
+	})
 }

@@ -259,6 +259,26 @@ type bulkResponse struct {
 	Status      bulkop.Status `json:"status"`
 }
 
+// readBody reads a request body of at most limit bytes, answering 413 (what
+// names the body) when it is larger and 400 when it cannot be read.
+func readBody(w http.ResponseWriter, r *http.Request, limit int, what string) ([]byte, bool) {
+	tooLarge := func() { writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("%s over %d bytes", what, limit)) }
+	if r.ContentLength > int64(limit) {
+		tooLarge()
+		return nil, false
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, int64(limit)))
+	if err != nil {
+		if mbe := (*http.MaxBytesError)(nil); errors.As(err, &mbe) {
+			tooLarge()
+		} else {
+			writeError(w, http.StatusBadRequest, "read body: "+err.Error())
+		}
+		return nil, false
+	}
+	return body, true
+}
+
 // bulk is POST /bulk-indexing/{index}. It validates every document first
 // (400 listing the invalid ones, nothing produced), then submits them all
 // as one operation.
@@ -272,20 +292,12 @@ func (a *API) bulk(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer done()
-	if r.ContentLength > int64(a.cfg.MaxBodyBytes) {
-		writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body over %d bytes", a.cfg.MaxBodyBytes))
-		return
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, int64(a.cfg.MaxBodyBytes)))
-	if err != nil {
-		if mbe := (*http.MaxBytesError)(nil); errors.As(err, &mbe) {
-			writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body over %d bytes", a.cfg.MaxBodyBytes))
-			return
-		}
-		writeError(w, http.StatusBadRequest, "read body: "+err.Error())
+	body, ok := readBody(w, r, a.cfg.MaxBodyBytes, "request body")
+	if !ok {
 		return
 	}
 	var p parsed
+	var err error
 	if isNDJSON(r.Header.Get("Content-Type")) {
 		p = parseNDJSON(body, a.cfg.MaxDocumentBytes)
 	} else if p, err = parseArray(body, a.cfg.MaxDocumentBytes); err != nil {

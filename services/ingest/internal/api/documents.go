@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 
 	"github.com/termflow/termflow/pkg/document"
@@ -27,17 +26,8 @@ func (a *API) putDocument(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer done()
-	if r.ContentLength > int64(a.cfg.MaxDocumentBytes) {
-		writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("document over %d bytes", a.cfg.MaxDocumentBytes))
-		return
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, int64(a.cfg.MaxDocumentBytes)))
-	if err != nil {
-		if mbe := (*http.MaxBytesError)(nil); errors.As(err, &mbe) {
-			writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("document over %d bytes", a.cfg.MaxDocumentBytes))
-			return
-		}
-		writeError(w, http.StatusBadRequest, "read body: "+err.Error())
+	body, ok := readBody(w, r, a.cfg.MaxDocumentBytes, "document")
+	if !ok {
 		return
 	}
 	src, err := checkReplacement(bytes.TrimSpace(body), id, a.cfg.MaxDocumentBytes)
