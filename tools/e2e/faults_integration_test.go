@@ -34,7 +34,6 @@ import (
 
 	"github.com/rs/zerolog"
 	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kgo"
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
@@ -736,14 +735,7 @@ func TestFaultPersisterReplay(t *testing.T) {
 }
 
 // admin is a kadm client on the stack's broker.
-func (s *stack) admin() *kadm.Client {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(s.brokers, ",")...))
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	s.t.Cleanup(cl.Close)
-	return kadm.NewClient(cl)
-}
+func (s *stack) admin() *kadm.Client { return kadm.NewClient(s.kafkaClient()) }
 
 // dumpMongo reads every collection of the stack's database.
 func (s *stack) dumpMongo() map[string][]bson.M {

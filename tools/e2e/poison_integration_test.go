@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -23,16 +22,16 @@ import (
 // entries of an environment win).
 func (s *stack) startWith(name string, env ...string) {
 	s.t.Helper()
-	saved := s.env
-	s.env = append(append([]string(nil), saved...), env...)
-	defer func() { s.env = saved }()
+	saved := s.extraEnv[name]
+	s.extraEnv[name] = append(append([]string(nil), saved...), env...)
+	defer func() { s.extraEnv[name] = saved }()
 	s.start(name)
 }
 
 // kafkaClient is a client of the test broker; opts add to the seed brokers.
 func (s *stack) kafkaClient(opts ...kgo.Opt) *kgo.Client {
 	s.t.Helper()
-	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(strings.Split(os.Getenv("TERMFLOW_TEST_KAFKA_BROKERS"), ",")...)}, opts...)...)
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(strings.Split(s.brokers, ",")...)}, opts...)...)
 	if err != nil {
 		s.t.Fatal(err)
 	}
