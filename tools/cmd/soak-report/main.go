@@ -103,8 +103,8 @@ func render(rs []result, command, machine string, now time.Time) string {
 	sort.Strings(names)
 	var b strings.Builder
 	fmt.Fprintf(&b, "Command: `%s` · %s · %s\n\n", command, now.UTC().Format("2006-01-02"), machine)
-	b.WriteString("| scenario | runs | documents | lost | doubled | verify diffs | recovery p50 / max (s) | drain p50 / max (s) |\n")
-	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|\n")
+	b.WriteString("| scenario | runs | documents | lost | doubled | verify diffs | recovery p50 / max (s) | drain p50 / max (s) | also measured (max over runs) |\n")
+	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---|\n")
 	total, lost, doubled := 0, 0, 0
 	for _, n := range names {
 		g := by[n]
@@ -121,11 +121,36 @@ func render(rs []result, command, machine string, now time.Time) string {
 		total += len(g)
 		lost += l
 		doubled += d
-		fmt.Fprintf(&b, "| %s | %d | %d | %d | %d | %d | %.1f / %.1f | %.0f / %.0f |\n",
-			n, len(g), docs, l, d, diffs, pct(rec, 50), slices.Max(rec), pct(drain, 50), slices.Max(drain))
+		fmt.Fprintf(&b, "| %s | %d | %d | %d | %d | %d | %.1f / %.1f | %.0f / %.0f | %s |\n",
+			n, len(g), docs, l, d, diffs, pct(rec, 50), slices.Max(rec), pct(drain, 50), slices.Max(drain), extras(g))
 	}
 	fmt.Fprintf(&b, "\n%d runs in total; %d documents lost, %d doubled.\n", total, lost, doubled)
 	return b.String()
+}
+
+// extras lists the numeric extra measurements of a scenario's runs, each
+// with its maximum.
+func extras(g []result) string {
+	most := map[string]float64{}
+	for _, r := range g {
+		for k, v := range r.Extra {
+			if f, ok := v.(float64); ok {
+				if m, seen := most[k]; !seen || f > m {
+					most[k] = f
+				}
+			}
+		}
+	}
+	keys := make([]string, 0, len(most))
+	for k := range most {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s %g", k, most[k])
+	}
+	return strings.Join(parts, ", ")
 }
 
 func pct(v []float64, p int) float64 {
