@@ -18,6 +18,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	mrand "math/rand"
 	"math/rand/v2"
 	"net/http"
@@ -25,6 +26,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -202,6 +204,20 @@ func (l *load) run(ctx context.Context, pause time.Duration) {
 		time.Sleep(pause)
 	}
 	l.finished = time.Now()
+}
+
+// allCompleted reports whether every acknowledged operation completed.
+func (l *load) allCompleted() bool {
+	l.mu.Lock()
+	ops := slices.Clone(l.ops)
+	l.mu.Unlock()
+	for _, op := range ops {
+		code, m := l.s.do("GET", "/bulk-operations/"+op, "", nil)
+		if code != 200 || m["status"] != "completed" {
+			return false
+		}
+	}
+	return true
 }
 
 // isDone reports whether every request was acknowledged.
@@ -489,12 +505,13 @@ func forEachSeed(t *testing.T, slow bool, salt uint64, fn func(t *testing.T, see
 }
 
 // A process killed at a random moment or at a failpoint, then restarted.
-func killScenario(t *testing.T, name string, points []string, maxPass int) {
+func killScenario(t *testing.T, name string, points map[string]int) {
+	names := slices.Sorted(maps.Keys(points))
 	forEachSeed(t, false, 7, func(t *testing.T, seed uint64, rng *rand.Rand) {
 		s := newStack(t)
 		fault := "random-time"
-		if k := rng.IntN(len(points) + 1); k < len(points) {
-			fault = fmt.Sprintf("%s=%d", points[k], 1+rng.IntN(maxPass))
+		if k := rng.IntN(len(names) + 1); k < len(names) {
+			fault = fmt.Sprintf("%s=%d", names[k], 1+rng.IntN(points[names[k]]))
 			s.extraEnv[name] = []string{"TERMFLOW_FAILPOINTS=" + fault}
 		}
 		s.startAll()
@@ -502,8 +519,8 @@ func killScenario(t *testing.T, name string, points []string, maxPass int) {
 		go l.run(context.Background(), 300*time.Millisecond)
 		res := &faultResult{Scenario: name + "-kill", Seed: seed, Fault: fault}
 		delay := time.Duration(500+rng.IntN(4000)) * time.Millisecond
-		deadline := time.Now().Add(90 * time.Second)
 		start := time.Now()
+		var idle time.Time // when the load was done and the operations completed
 		for {
 			time.Sleep(100 * time.Millisecond)
 			if fault == "random-time" && time.Since(start) >= delay {
@@ -513,9 +530,12 @@ func killScenario(t *testing.T, name string, points []string, maxPass int) {
 			if fault != "random-time" && s.dead(name) {
 				break
 			}
-			if time.Now().After(deadline) {
-				// The point was not passed that often: kill at the end.
-				fault += " (not reached; killed at 90s)"
+			if idle.IsZero() && l.isDone() && l.allCompleted() {
+				idle = time.Now()
+			}
+			if !idle.IsZero() && time.Since(idle) > 2*time.Second || time.Since(start) > 90*time.Second {
+				// The point was not passed that often: kill the idle service.
+				fault += " (not reached; killed when idle)"
 				res.Fault = fault
 				s.kill9(name)
 				break
@@ -542,13 +562,14 @@ func killScenario(t *testing.T, name string, points []string, maxPass int) {
 // Scenario 1: kill -9 of the indexer at random points, including between
 // the Pebble commit and the Kafka commit.
 func TestFaultIndexerKill(t *testing.T) {
-	killScenario(t, "indexer", []string{"indexer.before-hand-over", "indexer.after-hand-over", "indexer.after-pebble-commit"}, 6)
+	killScenario(t, "indexer", map[string]int{"indexer.before-hand-over": 6, "indexer.after-hand-over": 6, "indexer.after-pebble-commit": 6})
 }
 
 // Scenario 2: kill -9 of the persister at random points, including between
 // a MongoDB write and the offset commit.
 func TestFaultPersisterKill(t *testing.T) {
-	killScenario(t, "persister", []string{"persister.mongo-write", "persister.after-apply", "persister.before-commit"}, 12)
+	// A load is persisted in a handful of batches of about eight writes each.
+	killScenario(t, "persister", map[string]int{"persister.mongo-write": 30, "persister.after-apply": 3, "persister.before-commit": 3})
 }
 
 // Scenario 3: kill -9 of the ingest service during requests. Requests
