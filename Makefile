@@ -55,9 +55,10 @@ infra-up:
 infra-down:
 	scripts/infra-down.sh
 
-## bench-micro: hot-path micro-benchmarks
+## bench-micro: hot-path micro-benchmarks (analysis, posting lists, dirty-terms events,
+## indexBatch); save runs and compare them with benchstat
 bench-micro:
-	@for m in pkg; do (cd $$m && $(GO) test -run '^$$' -bench . -benchmem ./...); done
+	@for m in pkg services/indexer; do echo "go test -bench $$m" >&2; (cd $$m && $(GO) test -run '^$$' -bench . -benchmem ./...) || exit 1; done
 
 clean:
 	rm -rf bin .infra

@@ -102,15 +102,3 @@ func TestParseQuery(t *testing.T) {
 		t.Fatalf("ParseQuery = %+v\nwant %+v", got, want)
 	}
 }
-
-func BenchmarkAnalyze(b *testing.B) {
-	src := []byte(`{"id": "strings.Builder", "kind": "type", "synopsis": "A Builder is used to efficiently build a string using Write methods.",
-	"doc": "A Builder is used to efficiently build a string using Builder.Write methods. It minimizes memory copying. The zero value is ready to use. Do not copy a non-zero Builder."}`)
-	b.ReportAllocs()
-	b.SetBytes(int64(len(src)))
-	for b.Loop() {
-		if _, err := AnalyzeJSON(src); err != nil {
-			b.Fatal(err)
-		}
-	}
-}

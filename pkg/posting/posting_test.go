@@ -175,33 +175,3 @@ func TestRandomOpsMatchModel(t *testing.T) {
 		t.Fatalf("chunks hold %d postings, model %d", len(got), len(model))
 	}
 }
-
-func BenchmarkEncode(b *testing.B) {
-	ps := make([]Posting, MaxChunk)
-	for i := range ps {
-		ps[i] = Posting{Doc: fmt.Sprintf("godoc-%d", i), TF: 1, Length: 40}
-	}
-	b.ReportAllocs()
-	var buf []byte
-	for b.Loop() {
-		buf = Encode(buf[:0], ps)
-	}
-	b.SetBytes(int64(len(buf)))
-}
-
-func BenchmarkDecode(b *testing.B) {
-	ps := make([]Posting, MaxChunk)
-	for i := range ps {
-		ps[i] = Posting{Doc: fmt.Sprintf("godoc-%d", i), TF: 1, Length: 40}
-	}
-	buf := Encode(nil, ps)
-	b.ReportAllocs()
-	b.SetBytes(int64(len(buf)))
-	var out []Posting
-	for b.Loop() {
-		var err error
-		if out, err = Decode(out[:0], buf); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
