@@ -8,6 +8,7 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
@@ -101,16 +102,8 @@ func (s *Store) TermStats(ctx context.Context, index, field, term string) (TermS
 // Postings returns every posting of a term, merged from its chunks, and the
 // chunk sizes in hash order.
 func (s *Store) Postings(ctx context.Context, index, field, term string) ([]posting.Posting, []int, error) {
-	var h headDoc
-	err := s.terms.FindOne(ctx, bson.D{{Key: "_id", Value: TermKey(index, field, term)}}).Decode(&h)
-	if errors.Is(err, mongo.ErrNoDocuments) {
-		return nil, nil, nil
-	}
-	if err != nil {
-		return nil, nil, fmt.Errorf("read term: %w", err)
-	}
-	lists, err := s.loadChunks(ctx, []*headDoc{&h})
-	if err != nil {
+	heads, lists, err := s.readTerms(ctx, []string{TermKey(index, field, term)})
+	if err != nil || heads == nil {
 		return nil, nil, err
 	}
 	var sizes []int
@@ -118,6 +111,45 @@ func (s *Store) Postings(ctx context.Context, index, field, term string) ([]post
 		sizes = append(sizes, len(l))
 	}
 	return slices.Concat(lists[0]...), sizes, nil
+}
+
+// errChunksMissing: a head lists a chunk the chunks collection does not hold.
+var errChunksMissing = errors.New("chunks missing")
+
+// chunkRetry bounds how long a reader waits for chunks a head lists. The
+// persister rewrites a chunk in place as a delete then an insert (FerretDB
+// has no cheap per-id replace), and deletes a split or emptied term's old
+// chunks after the heads stop listing them, so a reader can find a listed
+// chunk missing for a moment: it reads heads and chunks again.
+var chunkRetry = struct{ first, max, total time.Duration }{10 * time.Millisecond, 500 * time.Millisecond, 10 * time.Second}
+
+// readTerms reads the heads of keys and their chunks, in key order. It
+// returns nil heads if any key has no head.
+func (s *Store) readTerms(ctx context.Context, keys []string) ([]*headDoc, [][][]posting.Posting, error) {
+	start, wait := time.Now(), chunkRetry.first
+	for {
+		found := map[string]*headDoc{}
+		if err := findByIDs(ctx, s.terms, keys, func(h headDoc) { found[h.ID] = &h }); err != nil {
+			return nil, nil, err
+		}
+		heads := make([]*headDoc, len(keys))
+		for i, k := range keys {
+			if found[k] == nil {
+				return nil, nil, nil
+			}
+			heads[i] = found[k]
+		}
+		lists, err := s.loadChunks(ctx, heads)
+		if !errors.Is(err, errChunksMissing) || time.Since(start)+wait > chunkRetry.total {
+			return heads, lists, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, nil, fmt.Errorf("%w (%w)", err, ctx.Err())
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, chunkRetry.max)
+	}
 }
 
 // loadChunks reads the chunks of the given heads, in head order.
@@ -155,7 +187,7 @@ func (s *Store) loadChunks(ctx context.Context, heads []*headDoc) ([][][]posting
 		return nil, decodeErr
 	}
 	if found != len(ids) {
-		return nil, fmt.Errorf("%d of %d chunks missing", len(ids)-found, len(ids))
+		return nil, fmt.Errorf("%d of %d listed: %w", len(ids)-found, len(ids), errChunksMissing)
 	}
 	return out, nil
 }
@@ -175,16 +207,12 @@ func (s *Store) Search(ctx context.Context, index string, q []analysis.QueryTerm
 	for i, t := range q {
 		keys[i] = TermKey(index, t.Field, t.Term)
 	}
-	heads := map[string]*headDoc{}
-	if err := findByIDs(ctx, s.terms, keys, func(h headDoc) { heads[h.ID] = &h }); err != nil {
+	ordered, lists, err := s.readTerms(ctx, keys)
+	if err != nil {
 		return res, err
 	}
-	ordered := make([]*headDoc, len(keys))
-	for i, k := range keys {
-		if heads[k] == nil {
-			return res, nil // a term with no postings: no document has every term
-		}
-		ordered[i] = heads[k]
+	if ordered == nil {
+		return res, nil // a term with no postings: no document has every term
 	}
 	// Field statistics for BM25's average field length.
 	var fieldIDs []string
@@ -197,10 +225,6 @@ func (s *Store) Search(ctx context.Context, index string, q []analysis.QueryTerm
 			avgdl[strings.TrimPrefix(f.ID, index+"|")] = float64(f.Len) / float64(f.Docs)
 		}
 	}); err != nil {
-		return res, err
-	}
-	lists, err := s.loadChunks(ctx, ordered)
-	if err != nil {
 		return res, err
 	}
 	// Intersect, starting from the rarest term.
