@@ -41,7 +41,8 @@ type journalPart struct {
 	Checkpoint *Checkpoint `bson:"cp,omitempty"`
 }
 
-// journalPartBytes bounds the estimated size of one journal document.
+// journalPartBytes bounds the estimated size of one journal document (tests
+// lower Store.journalPartMax to split small journals).
 const journalPartBytes = 4 << 20
 
 func (s *Store) writeJournal(ctx context.Context, j *journal, st *ApplyStats) error {
@@ -49,7 +50,7 @@ func (s *Store) writeJournal(ctx context.Context, j *journal, st *ApplyStats) er
 	var parts []*termWrites
 	cur, size := &termWrites{}, 0
 	next := func(n int) {
-		if size+n > journalPartBytes && size > 0 {
+		if size+n > s.journalPartMax && size > 0 {
 			parts = append(parts, cur)
 			cur, size = &termWrites{}, 0
 		}

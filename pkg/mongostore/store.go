@@ -52,6 +52,8 @@ type Store struct {
 	clean bool
 	// maxChunk is posting.MaxChunk; tests lower it to split small lists.
 	maxChunk int
+	// journalPartMax is journalPartBytes; tests lower it to split journals.
+	journalPartMax int
 	// writeHook, when set (tests), runs before every write and fails it by
 	// returning an error: a crash at that point.
 	writeHook func() error
@@ -71,7 +73,7 @@ func Open(ctx context.Context, uri, database string, log zerolog.Logger) (*Store
 		docs: db.Collection(CollDocuments), terms: db.Collection(CollTerms), chunks: db.Collection(CollChunks),
 		indexStats: db.Collection(CollIndexStats), fieldStats: db.Collection(CollFieldStats),
 		checkpoints: db.Collection(CollCheckpoints), journal: db.Collection(CollJournal),
-		maxChunk: posting.MaxChunk,
+		maxChunk: posting.MaxChunk, journalPartMax: journalPartBytes,
 	}
 	if err := s.ensureIndexes(ctx); err != nil {
 		_ = client.Disconnect(context.Background())
