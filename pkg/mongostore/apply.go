@@ -313,7 +313,6 @@ func (s *Store) deleteIDs(ctx context.Context, c *mongo.Collection, ids []string
 	return nil
 }
 
-
 type termWork struct {
 	key          string
 	index, field string
@@ -503,14 +502,13 @@ func (s *Store) planTerms(ctx context.Context, ev *dirtyterms.Event, st *ApplySt
 // writeTerms performs them. Every step sets documents to a final value, so
 // redoing all of them after a partial run ends in the same state.
 type termWrites struct {
-	ChunkIDs         []string   `bson:"chunkIDs,omitempty"` // chunks replaced by Chunks
-	Chunks           []chunkDoc `bson:"chunks,omitempty"`
-	HeadIDs          []string   `bson:"headIDs,omitempty"` // heads replaced by Heads
-	Heads            []headDoc  `bson:"heads,omitempty"`
-	HeadDeletes      []string   `bson:"headDeletes,omitempty"`  // emptied terms
-	ChunkDeletes     []string   `bson:"chunkDeletes,omitempty"` // chunks replaced by a split, and those of emptied terms
+	ChunkIDs     []string   `bson:"chunkIDs,omitempty"` // chunks replaced by Chunks
+	Chunks       []chunkDoc `bson:"chunks,omitempty"`
+	HeadIDs      []string   `bson:"headIDs,omitempty"` // heads replaced by Heads
+	Heads        []headDoc  `bson:"heads,omitempty"`
+	HeadDeletes  []string   `bson:"headDeletes,omitempty"`  // emptied terms
+	ChunkDeletes []string   `bson:"chunkDeletes,omitempty"` // chunks replaced by a split, and those of emptied terms
 }
-
 
 // writeTerms performs tw: chunks, then heads, then deletions, so a reader
 // following a head always finds its chunks.

@@ -41,9 +41,9 @@ func main() {
 type config struct {
 	indexer.Config
 	Failpoints string
-	DataDir  string
-	OpsAddr  string
-	LogLevel string
+	DataDir    string
+	OpsAddr    string
+	LogLevel   string
 }
 
 func parse(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
