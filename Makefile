@@ -20,8 +20,10 @@ build:
 	$(GO) build -o bin/termflowctl ./cli
 	scripts/ferretdb.sh build
 
-## test: vet, unit tests with -race, then integration tests against a real Kafka broker and FerretDB
-test: vet unit integration
+## test: vet, then every test (unit and integration, -race) against a real Kafka broker and FerretDB.
+## The integration run includes the unit tests (same packages), so they are not run twice;
+## `make unit` runs them alone, without infrastructure.
+test: vet integration
 
 vet:
 	@for m in $(MODULES); do echo "go vet $$m"; (cd $$m && $(GO) vet ./... && $(GO) vet -tags integration ./...) || exit 1; done
