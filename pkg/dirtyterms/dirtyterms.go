@@ -20,6 +20,8 @@ package dirtyterms
 import (
 	"encoding/json"
 	"fmt"
+	"math"
+	"strconv"
 
 	"github.com/termflow/termflow/pkg/progress"
 )
@@ -84,20 +86,64 @@ type Op struct {
 
 // MarshalJSON writes [rec, tf, length].
 func (o Op) MarshalJSON() ([]byte, error) {
-	return fmt.Appendf(nil, "[%d,%d,%d]", o.Rec, o.TF, o.Length), nil
+	b := make([]byte, 0, 24)
+	b = append(b, '[')
+	b = strconv.AppendInt(b, int64(o.Rec), 10)
+	b = append(b, ',')
+	b = strconv.AppendUint(b, uint64(o.TF), 10)
+	b = append(b, ',')
+	b = strconv.AppendUint(b, uint64(o.Length), 10)
+	return append(b, ']'), nil
 }
 
-// UnmarshalJSON reads [rec, tf, length].
+// UnmarshalJSON reads [rec, tf, length]: exactly three non-negative
+// integers, tf and length below 2^32. An event holds tens of thousands of
+// ops, so this parses them by hand instead of through encoding/json (which
+// costs three allocations per op).
 func (o *Op) UnmarshalJSON(b []byte) error {
-	var a [3]int64
-	if err := json.Unmarshal(b, &a); err != nil {
-		return err
+	var a [3]uint64
+	i := skipSpace(b, 0)
+	if i == len(b) || b[i] != '[' {
+		return fmt.Errorf("op %s: want [rec, tf, length]", b)
 	}
-	if a[0] < 0 || a[1] < 0 || a[1] > 1<<32-1 || a[2] < 0 || a[2] > 1<<32-1 {
+	for k := range a {
+		i = skipSpace(b, i+1)
+		start := i
+		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+			i++
+		}
+		if i == start || i-start > 10 {
+			return fmt.Errorf("op %s: want [rec, tf, length] of non-negative integers", b)
+		}
+		v, err := strconv.ParseUint(string(b[start:i]), 10, 64)
+		if err != nil {
+			return fmt.Errorf("op %s: %w", b, err)
+		}
+		a[k] = v
+		i = skipSpace(b, i)
+		want := byte(',')
+		if k == len(a)-1 {
+			want = ']'
+		}
+		if i == len(b) || b[i] != want {
+			return fmt.Errorf("op %s: want [rec, tf, length]", b)
+		}
+	}
+	if skipSpace(b, i+1) != len(b) {
+		return fmt.Errorf("op %s: trailing data", b)
+	}
+	if a[0] > math.MaxInt32 || a[1] > math.MaxUint32 || a[2] > math.MaxUint32 {
 		return fmt.Errorf("op %s out of range", b)
 	}
 	*o = Op{Rec: int(a[0]), TF: uint32(a[1]), Length: uint32(a[2])}
 	return nil
+}
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
 }
 
 // Encode returns the wire form of e.

@@ -57,3 +57,27 @@ func TestDecodeRejects(t *testing.T) {
 		t.Error("negative tf accepted")
 	}
 }
+
+func TestOpJSON(t *testing.T) {
+	for in, want := range map[string]Op{
+		`[0,0,0]`:                   {},
+		"[ 12 , 3 ,\n 40 ]":         {Rec: 12, TF: 3, Length: 40},
+		`[7,4294967295,4294967295]`: {Rec: 7, TF: 1<<32 - 1, Length: 1<<32 - 1},
+	} {
+		var got Op
+		if err := got.UnmarshalJSON([]byte(in)); err != nil || got != want {
+			t.Errorf("%s: %+v %v, want %+v", in, got, err, want)
+		}
+		b, _ := want.MarshalJSON()
+		var back Op
+		if err := back.UnmarshalJSON(b); err != nil || back != want {
+			t.Errorf("round trip of %+v through %s: %+v %v", want, b, back, err)
+		}
+	}
+	for _, in := range []string{`[1,2]`, `[1,2,3,4]`, `[-1,2,3]`, `[1,2.0,3]`, `[1,2,4294967296]`, `{}`, `[1,2,3]x`, `[1e2,2,3]`, `[,1,2]`, ``} {
+		var o Op
+		if err := o.UnmarshalJSON([]byte(in)); err == nil {
+			t.Errorf("%q accepted as %+v", in, o)
+		}
+	}
+}
