@@ -191,9 +191,6 @@ func TestPrefixFilter(t *testing.T) {
 }
 
 func TestExtractRealGOROOT(t *testing.T) {
-	if testing.Short() {
-		t.Skip("skipping the full standard library extraction in -short mode")
-	}
 	goroot := DefaultGOROOT()
 	if goroot == "" {
 		t.Fatal("no GOROOT found: the full-corpus test needs the Go installation")
