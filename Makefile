@@ -1,6 +1,6 @@
 # Termflow — see README.md.
 SHELL := /bin/bash
-MODULES := pkg services/ingest services/indexer services/persister tools cli
+MODULES := pkg services/ingest services/indexer services/persister tools cli bench
 GO ?= go
 
 .PHONY: run test unit integration vet build infra-up infra-down bench-micro soak clean
