@@ -1,5 +1,8 @@
 // Package opsserver serves the operational endpoints every service has:
-// /metrics, /healthz (the process is alive) and /readyz (it can do its work).
+// /metrics, /healthz (the process is alive) and /readyz (it can do its work),
+// and, when TERMFLOW_PPROF=on, Go's profiler under /debug/pprof/ (off by
+// default: a profile shows code paths and data sizes, so only switch it on
+// where the ops address is not reachable by others; `make bench` does).
 package opsserver
 
 import (
@@ -8,6 +11,8 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/pprof"
+	"os"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -28,7 +33,17 @@ func Register(mux *http.ServeMux, gatherer prometheus.Gatherer, ready func() err
 		}
 		fmt.Fprintln(w, "ready")
 	})
+	if ProfilingEnabled() {
+		mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+		mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+	}
 }
+
+// ProfilingEnabled reports whether TERMFLOW_PPROF asks for the profiler.
+func ProfilingEnabled() bool { return os.Getenv("TERMFLOW_PPROF") == "on" }
 
 // Serve serves handler on ln until ctx is done, then shuts down gracefully.
 func Serve(ctx context.Context, ln net.Listener, handler http.Handler) error {
