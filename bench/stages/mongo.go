@@ -1,0 +1,320 @@
+package stages
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"math"
+	"slices"
+	"time"
+
+	"github.com/rs/zerolog"
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/termflow/termflow/bench/corpus"
+	"github.com/termflow/termflow/pkg/mongostore"
+	"github.com/termflow/termflow/pkg/posting"
+)
+
+// DefaultMongoBatches are the insertMany batch sizes Mongo tries.
+var DefaultMongoBatches = []int{100, 1000, 10000}
+
+// MongoWrite is one kind of MongoDB document written with unordered
+// insertMany. Bytes are the documents' BSON sizes.
+type MongoWrite struct {
+	Throughput
+	// Postings held by the documents (chunks only).
+	Postings       int64   `json:"postings"`
+	PostingsPerSec float64 `json:"postings_per_sec"`
+	// Requests are the insertMany calls made.
+	Requests int `json:"requests"`
+}
+
+// MongoTrial writes everything once with one insertMany batch size.
+type MongoTrial struct {
+	BatchSize int        `json:"batch_size"`
+	Chunks    MongoWrite `json:"chunks"`
+	Heads     MongoWrite `json:"heads"`
+	Documents MongoWrite `json:"documents"`
+	// Combined is the three written one after the other (the order the
+	// persister writes a batch in: documents, chunks, heads).
+	Combined MongoWrite `json:"combined"`
+	// CorpusDocsPerSec is corpus documents per second of Combined: the
+	// rate to compare the persister's with.
+	CorpusDocsPerSec float64 `json:"corpus_docs_per_sec"`
+}
+
+// MongoResult is the MongoDB limit: the documents the persister ends up
+// with for a bulk load of the corpus, bulk-inserted into a fresh database.
+type MongoResult struct {
+	Corpus   string `json:"corpus"`
+	Docs     int    `json:"docs"`
+	Database string `json:"database"`
+	MaxChunk int    `json:"max_chunk"`
+	// Trials, one per batch size; each starts from a fresh database with
+	// the persister's indexes (made by mongostore.Open).
+	Trials []MongoTrial `json:"trials"`
+	// Best is the trial with the highest combined rate.
+	Best MongoTrial `json:"best"`
+}
+
+// Mongo is MongoBatches with DefaultMongoBatches.
+func Mongo(ctx context.Context, uri, database string, c corpus.Corpus, n int) (MongoResult, error) {
+	return MongoBatches(ctx, uri, database, c, n, DefaultMongoBatches)
+}
+
+// MongoBatches builds the chunk, term-head and document bodies the persister
+// stores for the first n documents of c (n <= 0: all), then, per batch size,
+// writes them into database (dropped before and after) with unordered
+// insertMany calls of that many documents, timing each kind separately.
+// The documents are BSON-encoded before the timer starts.
+func MongoBatches(ctx context.Context, uri, database string, c corpus.Corpus, n int, batchSizes []int) (MongoResult, error) {
+	n = limit(c, n)
+	res := MongoResult{Corpus: c.Name(), Docs: n, Database: database, MaxChunk: posting.MaxChunk}
+	if len(batchSizes) == 0 {
+		return res, fmt.Errorf("no batch sizes")
+	}
+	set, err := persistedDocuments(c, n, posting.MaxChunk)
+	if err != nil {
+		return res, err
+	}
+	for _, size := range batchSizes {
+		if size < 1 {
+			return res, fmt.Errorf("batch size %d: want at least 1", size)
+		}
+		t, err := mongoTrial(ctx, uri, database, set, size)
+		if err != nil {
+			return res, fmt.Errorf("batch size %d: %w", size, err)
+		}
+		res.Trials = append(res.Trials, t)
+	}
+	res.Best = slices.MaxFunc(res.Trials, func(a, b MongoTrial) int {
+		return cmp.Compare(a.CorpusDocsPerSec, b.CorpusDocsPerSec)
+	})
+	return res, nil
+}
+
+func mongoTrial(ctx context.Context, uri, database string, set *mongoSet, size int) (MongoTrial, error) {
+	t := MongoTrial{BatchSize: size}
+	// A database left by an interrupted run would make inserts fail.
+	if err := dropDatabase(ctx, uri, database); err != nil {
+		return t, err
+	}
+	// mongostore.Open makes the persister's indexes.
+	s, err := mongostore.Open(ctx, uri, database, zerolog.Nop())
+	if err != nil {
+		return t, err
+	}
+	defer func() {
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+		defer cancel()
+		_ = s.Database().Drop(dctx)
+		_ = s.Close(dctx)
+	}()
+	t, err = writeSet(ctx, s.Database(), set, size)
+	t.CorpusDocsPerSec = rate(int64(len(set.docs)), t.Combined.Seconds)
+	return t, err
+}
+
+// writeSet inserts set into db with insertMany calls of size documents and
+// checks that each collection holds what was inserted.
+func writeSet(ctx context.Context, db *mongo.Database, set *mongoSet, size int) (MongoTrial, error) {
+	t := MongoTrial{BatchSize: size}
+	kinds := []struct {
+		coll     string
+		docs     []bson.Raw
+		postings int64
+		w        *MongoWrite
+	}{
+		{mongostore.CollDocuments, set.docs, 0, &t.Documents},
+		{mongostore.CollChunks, set.chunks, set.postings, &t.Chunks},
+		{mongostore.CollTerms, set.heads, 0, &t.Heads},
+	}
+	var all time.Duration
+	for _, k := range kinds {
+		c := db.Collection(k.coll)
+		start := time.Now()
+		reqs, err := insertAll(ctx, c, k.docs, size)
+		if err != nil {
+			return t, err
+		}
+		d := time.Since(start)
+		all += d
+		*k.w = mongoWrite(len(k.docs), rawBytes(k.docs), k.postings, reqs, d)
+		got, err := c.CountDocuments(ctx, bson.D{})
+		if err != nil {
+			return t, fmt.Errorf("count %s: %w", k.coll, err)
+		}
+		if got != int64(len(k.docs)) {
+			return t, fmt.Errorf("%s holds %d documents after inserting %d", k.coll, got, len(k.docs))
+		}
+	}
+	t.Combined = mongoWrite(t.Chunks.Docs+t.Heads.Docs+t.Documents.Docs, t.Chunks.Bytes+t.Heads.Bytes+t.Documents.Bytes,
+		set.postings, t.Chunks.Requests+t.Heads.Requests+t.Documents.Requests, all)
+	return t, nil
+}
+
+func mongoWrite(docs int, bytes, postings int64, reqs int, d time.Duration) MongoWrite {
+	w := MongoWrite{Throughput: throughput(docs, bytes, d), Postings: postings, Requests: reqs}
+	w.PostingsPerSec = rate(postings, w.Seconds)
+	return w
+}
+
+// insertAll inserts docs with unordered insertMany calls of size documents.
+func insertAll(ctx context.Context, c *mongo.Collection, docs []bson.Raw, size int) (int, error) {
+	reqs := 0
+	for len(docs) > 0 {
+		k := min(size, len(docs))
+		if _, err := c.InsertMany(ctx, docs[:k], options.InsertMany().SetOrdered(false)); err != nil {
+			return reqs, fmt.Errorf("insert %s: %w", c.Name(), err)
+		}
+		reqs++
+		docs = docs[k:]
+	}
+	return reqs, nil
+}
+
+func rawBytes(docs []bson.Raw) int64 {
+	var n int64
+	for _, d := range docs {
+		n += int64(len(d))
+	}
+	return n
+}
+
+// mongoSet is the MongoDB documents of a bulk load, BSON-encoded.
+type mongoSet struct {
+	chunks, heads, docs []bson.Raw
+	postings            int64
+}
+
+// The persister's MongoDB documents (pkg/mongostore store.go: chunkDoc,
+// headDoc, chunkMeta, storedDoc; docs/data-model.md). mongostore keeps these
+// types unexported; persistedDocuments is the one place that restates them.
+type (
+	benchChunk struct {
+		ID    string `bson:"_id"`
+		TK    string `bson:"tk"`
+		Index string `bson:"index"`
+		Lo    int64  `bson:"lo"`
+		Hi    int64  `bson:"hi"`
+		N     int64  `bson:"n"`
+		P     []byte `bson:"p"`
+	}
+	benchChunkMeta struct {
+		Lo int64 `bson:"lo"`
+		Hi int64 `bson:"hi"`
+		N  int64 `bson:"n"`
+	}
+	benchHead struct {
+		ID     string           `bson:"_id"`
+		Index  string           `bson:"index"`
+		Field  string           `bson:"field"`
+		Term   string           `bson:"term"`
+		N      int64            `bson:"n"`
+		Chunks []benchChunkMeta `bson:"chunks"`
+	}
+	benchStored struct {
+		ID     string `bson:"_id"`
+		Index  string `bson:"index"`
+		DocID  string `bson:"id"`
+		Source string `bson:"src"`
+		Offset int64  `bson:"o"`
+	}
+)
+
+// persistedDocuments builds what MongoDB holds after the persister applied
+// a bulk load of the first n documents of c (document i at offset i of one
+// partition): every term's postings, sorted by (hash, id) and split into
+// hash-range chunks of at most maxChunk postings by posting.Split, encoded
+// by posting.Encode; the term heads listing them; the stored documents.
+// A persister that grew the lists batch by batch may have cut its chunks at
+// other hashes; their number and sizes are about the same.
+func persistedDocuments(c corpus.Corpus, n, maxChunk int) (*mongoSet, error) {
+	type hashed struct {
+		h uint64
+		p posting.Posting
+	}
+	type termAcc struct {
+		key, field, term string
+		ps               []hashed
+	}
+	terms := map[string]*termAcc{}
+	var order []*termAcc
+	seen := make(map[string]struct{}, n)
+	set := &mongoSet{}
+	for i := range n {
+		d := c.Doc(i)
+		src, an, err := analyzeDoc(i, d, seen)
+		if err != nil {
+			return nil, err
+		}
+		h := posting.Hash(d.ID)
+		for _, f := range an.Fields {
+			for term, tf := range f.Terms {
+				k := mongostore.TermKey(Index, f.Name, term)
+				t := terms[k]
+				if t == nil {
+					t = &termAcc{key: k, field: f.Name, term: term}
+					terms[k] = t
+					order = append(order, t)
+				}
+				t.ps = append(t.ps, hashed{h, posting.Posting{Doc: d.ID, TF: tf, Length: f.Length}})
+			}
+		}
+		raw, err := bson.Marshal(benchStored{ID: Index + "/" + d.ID, Index: Index, DocID: d.ID,
+			Source: string(src), Offset: int64(i)})
+		if err != nil {
+			return nil, fmt.Errorf("corpus document %d: %w", i, err)
+		}
+		set.docs = append(set.docs, raw)
+	}
+	slices.SortFunc(order, func(a, b *termAcc) int { return cmp.Compare(a.key, b.key) })
+	for _, t := range order {
+		slices.SortFunc(t.ps, func(a, b hashed) int {
+			if c := cmp.Compare(a.h, b.h); c != 0 {
+				return c
+			}
+			return cmp.Compare(a.p.Doc, b.p.Doc)
+		})
+		ps := make([]posting.Posting, len(t.ps))
+		for i, x := range t.ps {
+			ps[i] = x.p
+		}
+		t.ps = nil
+		parts := posting.Split(posting.Chunk{Lo: 0, Hi: math.MaxUint64, Postings: ps}, maxChunk)
+		head := benchHead{ID: t.key, Index: Index, Field: t.field, Term: t.term, N: int64(len(ps))}
+		for _, p := range parts {
+			ch := benchChunk{ID: fmt.Sprintf("%s#%016x-%016x", t.key, p.Lo, p.Hi), TK: t.key, Index: Index,
+				Lo: int64(p.Lo), Hi: int64(p.Hi), N: int64(len(p.Postings)), P: posting.Encode(nil, p.Postings)}
+			raw, err := bson.Marshal(ch)
+			if err != nil {
+				return nil, fmt.Errorf("chunk %s: %w", ch.ID, err)
+			}
+			set.chunks = append(set.chunks, raw)
+			head.Chunks = append(head.Chunks, benchChunkMeta{Lo: ch.Lo, Hi: ch.Hi, N: ch.N})
+		}
+		raw, err := bson.Marshal(head)
+		if err != nil {
+			return nil, fmt.Errorf("head %s: %w", head.ID, err)
+		}
+		set.heads = append(set.heads, raw)
+		set.postings += int64(len(ps))
+	}
+	return set, nil
+}
+
+// dropDatabase drops database.
+func dropDatabase(ctx context.Context, uri, database string) error {
+	s, err := mongostore.Open(ctx, uri, database, zerolog.Nop())
+	if err != nil {
+		return err
+	}
+	defer s.Close(context.WithoutCancel(ctx))
+	if err := s.Database().Drop(ctx); err != nil {
+		return fmt.Errorf("drop database %q: %w", database, err)
+	}
+	return nil
+}

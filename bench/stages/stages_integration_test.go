@@ -1,0 +1,182 @@
+//go:build integration
+
+package stages
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"github.com/termflow/termflow/pkg/analysis"
+	"github.com/termflow/termflow/pkg/mongostore"
+	"github.com/termflow/termflow/pkg/posting"
+)
+
+func env(t *testing.T, name string) string {
+	t.Helper()
+	v := os.Getenv(name)
+	if v == "" {
+		t.Fatalf("%s is not set (integration tests need the real broker and MongoDB-protocol server)", name)
+	}
+	return v
+}
+
+// unique is a name no other test run uses.
+func unique(prefix string) string {
+	return fmt.Sprintf("%s-%d-%d", prefix, os.Getpid(), time.Now().UnixNano())
+}
+
+func TestKafkaIntegration(t *testing.T) {
+	brokers := strings.Split(env(t, "TERMFLOW_TEST_KAFKA_BROKERS"), ",")
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	c := newFake(2*OperationDocs + 7)
+	topicName := unique("h2-stages-kafka")
+	r, err := Kafka(ctx, brokers, topicName, 3, c, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%+v", r)
+	n := c.Len()
+	if r.Produce.Docs != n || r.Consume.Docs != n || r.Together.Docs != n {
+		t.Fatalf("produced %d, consumed %d, together %d; want %d each", r.Produce.Docs, r.Consume.Docs, r.Together.Docs, n)
+	}
+	recs, size, err := kafkaRecords(c, n, topicName, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Produce.Bytes != size || r.Consume.Bytes != size || r.Together.Bytes != size || len(recs) != n {
+		t.Fatalf("bytes produced %d, consumed %d, together %d; want %d", r.Produce.Bytes, r.Consume.Bytes, r.Together.Bytes, size)
+	}
+	for _, tp := range []Throughput{r.Produce, r.Consume, r.Together} {
+		if tp.Seconds <= 0 || tp.DocsPerSec <= 0 || tp.MBPerSec <= 0 {
+			t.Fatalf("rates not set: %+v", tp)
+		}
+	}
+	// The topic is gone.
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		topics, err := kadm.NewClient(cl).ListTopics(kadm.WithAuthorizedOps(ctx), topicName)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d, ok := topics[topicName]; !ok || d.Err != nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("topic %s still exists", topicName)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+func TestMongoIntegration(t *testing.T) {
+	uri := env(t, "TERMFLOW_TEST_MONGO_URI")
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	c := newFake(60)
+	database := strings.ReplaceAll(unique("h2_stages_mongo"), "-", "_")
+	r, err := MongoBatches(ctx, uri, database, c, 0, []int{7, 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%+v", r)
+	set, err := persistedDocuments(c, c.Len(), posting.MaxChunk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Trials) != 2 || r.Trials[0].BatchSize != 7 || r.Trials[1].BatchSize != 1000 {
+		t.Fatalf("trials %+v", r.Trials)
+	}
+	for _, tr := range r.Trials {
+		if tr.Documents.Docs != c.Len() || tr.Chunks.Docs != len(set.chunks) || tr.Heads.Docs != len(set.heads) ||
+			tr.Chunks.Postings != set.postings || tr.Combined.Docs != c.Len()+len(set.chunks)+len(set.heads) {
+			t.Fatalf("trial %+v", tr)
+		}
+		wantReqs := (c.Len()+tr.BatchSize-1)/tr.BatchSize + (len(set.chunks)+tr.BatchSize-1)/tr.BatchSize +
+			(len(set.heads)+tr.BatchSize-1)/tr.BatchSize
+		if tr.Combined.Requests != wantReqs || tr.CorpusDocsPerSec <= 0 {
+			t.Fatalf("trial %d: %d requests (want %d), %.0f corpus docs/s", tr.BatchSize, tr.Combined.Requests, wantReqs, tr.CorpusDocsPerSec)
+		}
+	}
+	if !slices.ContainsFunc(r.Trials, func(tr MongoTrial) bool { return tr.BatchSize == r.Best.BatchSize }) {
+		t.Fatalf("best trial %d is none of the trials", r.Best.BatchSize)
+	}
+	// The database was dropped.
+	s, err := mongostore.Open(ctx, uri, database, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close(context.Background())
+	names, err := s.Database().Client().ListDatabaseNames(ctx, bson.D{{Key: "name", Value: database}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// mongostore.Open just made its indexes again: the database exists
+	// now, but holds no documents.
+	for _, coll := range []string{mongostore.CollDocuments, mongostore.CollChunks, mongostore.CollTerms} {
+		n, err := s.Database().Collection(coll).CountDocuments(ctx, bson.D{})
+		if err != nil || n != 0 {
+			t.Fatalf("%s holds %d documents after the run (%v); databases %v", coll, n, err, names)
+		}
+	}
+	_ = s.Database().Drop(ctx)
+}
+
+// TestMongoLayoutIsMongostores writes the documents into a database and
+// reads them with mongostore's own readers: the postings, term statistics
+// and a search come back as the analysis says.
+func TestMongoLayoutIsMongostores(t *testing.T) {
+	uri := env(t, "TERMFLOW_TEST_MONGO_URI")
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	c := newFake(40)
+	const maxChunk = 8 // split lists, as a larger corpus would at posting.MaxChunk
+	set, err := persistedDocuments(c, c.Len(), maxChunk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	database := strings.ReplaceAll(unique("h2_stages_layout"), "-", "_")
+	s, err := mongostore.Open(ctx, uri, database, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close(context.Background())
+	defer s.Database().Drop(context.Background())
+	if _, err := writeSet(ctx, s.Database(), set, 1000); err != nil {
+		t.Fatal(err)
+	}
+	ps, sizes, err := s.Postings(ctx, Index, "body", "common")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ps) != 40 || len(sizes) < 5 {
+		t.Fatalf("body:common: %d postings in %d chunks, want 40 in at least 5", len(ps), len(sizes))
+	}
+	ts, err := s.TermStats(ctx, Index, analysis.AllField, "rare7")
+	if err != nil || ts.Postings != 1 || ts.Chunks != 1 {
+		t.Fatalf("_all:rare7: %+v, %v", ts, err)
+	}
+	var doc struct {
+		Src string `bson:"src"`
+		O   int64  `bson:"o"`
+	}
+	err = s.Database().Collection(mongostore.CollDocuments).FindOne(ctx, bson.D{{Key: "_id", Value: Index + "/d00007"}}).Decode(&doc)
+	if err != nil || !strings.Contains(doc.Src, "Rare7") || doc.O != 7 {
+		t.Fatalf("document d00007: %+v, %v", doc, err)
+	}
+}
