@@ -10,13 +10,28 @@
 //
 //	'a' topic partition(4 bytes BE)          → offset (8 bytes BE, two's complement)
 //	'f' index id                             → forward entry (see Forward)
-//	'p' index field term id                  → uvarint tf, uvarint field length
+//	't' index field term                     → posting log (merge operands)
+//	'v'                                      → layout version (uvarint)
+//
+// A term's postings are one key whose value is a log of posting changes,
+// each entry `uvarint len(id), id, uvarint tf, uvarint field length`, tf 0
+// removing the document. A batch adds one Pebble merge operand per term it
+// changed; Pebble's default merger concatenates operands in commit order, so
+// the log replays to the term's postings: the last entry of a document wins.
+// Nothing on the indexing path reads postings (it reads the forward index);
+// verification and tests do, through Postings and EachPosting. One key per
+// term and batch instead of one per posting is what keeps the write cost of
+// a bulk load low. Layout 1 had one key per posting ('p' index field term
+// id); a store holding it is refused (delete the directory: the indexer
+// rebuilds it from the documents topic).
 package pebblestore
 
 import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"sync/atomic"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -62,7 +77,48 @@ func Open(dir string, o Options) (*Store, error) {
 		return nil, fmt.Errorf("open pebble %q: %w", dir, err)
 	}
 	s.db = db
+	if err := s.checkLayout(false); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("open pebble %q: %w", dir, err)
+	}
 	return s, nil
+}
+
+// Layout is the key layout version this code reads and writes.
+const Layout = 2
+
+var layoutKey = []byte{'v'}
+
+// checkLayout refuses a store of another layout and stamps a new one
+// (unless readOnly).
+func (s *Store) checkLayout(readOnly bool) error {
+	v, closer, err := s.db.Get(layoutKey)
+	if err == nil {
+		n, k := binary.Uvarint(v)
+		closer.Close()
+		if k <= 0 || n != Layout {
+			return fmt.Errorf("store has key layout %q, this indexer writes layout %d: delete the directory, the indexer rebuilds it from the documents topic", v, Layout)
+		}
+		return nil
+	}
+	if !errors.Is(err, pebble.ErrNotFound) {
+		return fmt.Errorf("read layout version: %w", err)
+	}
+	it, err := s.db.NewIter(nil)
+	if err != nil {
+		return err
+	}
+	empty := !it.First()
+	if err := errors.Join(it.Error(), it.Close()); err != nil {
+		return err
+	}
+	if !empty {
+		return fmt.Errorf("store has key layout 1 (a key per posting), this indexer writes layout %d: delete the directory, the indexer rebuilds it from the documents topic", Layout)
+	}
+	if readOnly {
+		return nil
+	}
+	return s.db.Set(layoutKey, binary.AppendUvarint(nil, Layout), pebble.Sync)
 }
 
 // Close closes the store.
@@ -83,10 +139,12 @@ func appliedKey(topic string, partition int32) []byte {
 
 func forwardKey(index, id string) []byte { return appendPart(appendPart([]byte{'f'}, index), id) }
 
-// PostingKey is the key of one posting.
-func PostingKey(index, field, term, id string) []byte {
-	return appendPart(appendPart(appendPart(appendPart([]byte{'p'}, index), field), term), id)
+func appendTermKey(k []byte, index, field, term string) []byte {
+	return appendPart(appendPart(appendPart(append(k, 't'), index), field), term)
 }
+
+// TermKey is the key of a term's posting log.
+func TermKey(index, field, term string) []byte { return appendTermKey(nil, index, field, term) }
 
 // Applied returns the offset of the last record of the partition applied to
 // the store, or -1.
@@ -223,6 +281,7 @@ func (s *Store) Forward(index, id string) (*Forward, error) {
 type Batch struct {
 	b   *pebble.Batch
 	buf []byte
+	key []byte
 	// closed is set once b went back to Pebble, which recycles it: another
 	// Batch may own it after that, so it must never be closed again.
 	closed bool
@@ -233,29 +292,45 @@ func (s *Store) NewBatch() *Batch { return &Batch{b: s.db.NewBatch()} }
 
 // SetForward stores a document's forward entry (nil deletes it).
 func (b *Batch) SetForward(index, id string, f *Forward) {
+	b.key = appendPart(appendPart(append(b.key[:0], 'f'), index), id)
 	if f == nil {
-		_ = b.b.Delete(forwardKey(index, id), nil)
+		_ = b.b.Delete(b.key, nil)
 		return
 	}
 	b.buf = f.encode(b.buf[:0])
-	_ = b.b.Set(forwardKey(index, id), b.buf, nil)
+	_ = b.b.Set(b.key, b.buf, nil)
 }
 
-// SetPosting stores a posting; tf == 0 deletes it.
+// SetPosting stores a posting; tf == 0 deletes it. Several postings of one
+// term are cheaper through MergePostings.
 func (b *Batch) SetPosting(index, field, term, id string, tf, length uint32) {
-	k := PostingKey(index, field, term, id)
-	if tf == 0 {
-		_ = b.b.Delete(k, nil)
+	b.MergePostings(index, field, term, []Posting{{ID: id, TF: tf, Length: length}})
+}
+
+// MergePostings stores the postings ps of a term in order (TF 0 deletes the
+// document's posting; a later entry for a document replaces an earlier one),
+// as one entry of the term's posting log. Pebble copies the key and value,
+// so ps and its strings may be reused after the call.
+func (b *Batch) MergePostings(index, field, term string, ps []Posting) {
+	if len(ps) == 0 {
 		return
 	}
-	v := binary.AppendUvarint(nil, uint64(tf))
-	v = binary.AppendUvarint(v, uint64(length))
-	_ = b.b.Set(k, v, nil)
+	b.key = appendTermKey(b.key[:0], index, field, term)
+	v := b.buf[:0]
+	for _, p := range ps {
+		v = appendPart(v, p.ID)
+		v = binary.AppendUvarint(v, uint64(p.TF))
+		v = binary.AppendUvarint(v, uint64(p.Length))
+	}
+	b.buf = v
+	_ = b.b.Merge(b.key, v, nil)
 }
 
 // SetApplied records the last applied offset of a partition.
 func (b *Batch) SetApplied(topic string, partition int32, offset int64) {
-	_ = b.b.Set(appliedKey(topic, partition), binary.BigEndian.AppendUint64(nil, uint64(offset)), nil)
+	b.key = binary.BigEndian.AppendUint32(appendPart(append(b.key[:0], 'a'), topic), uint32(partition))
+	b.buf = binary.BigEndian.AppendUint64(b.buf[:0], uint64(offset))
+	_ = b.b.Set(b.key, b.buf, nil)
 }
 
 // Commit writes the batch durably (fsync) and releases it. After an error
@@ -289,24 +364,46 @@ type Posting struct {
 
 // Postings returns the postings of a term in id order.
 func (s *Store) Postings(index, field, term string) ([]Posting, error) {
-	prefix := appendPart(appendPart(appendPart([]byte{'p'}, index), field), term)
-	upper := append([]byte(nil), prefix...)
-	upper = append(upper, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff)
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: upper})
+	v, closer, err := s.db.Get(TermKey(index, field, term))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return nil, nil
+	}
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("read postings: %w", err)
 	}
-	defer it.Close()
-	var out []Posting
-	for it.First(); it.Valid(); it.Next() {
-		r := &reader{b: it.Key()[len(prefix):]}
-		id := r.str()
-		v := &reader{b: it.Value()}
-		p := Posting{ID: id, TF: uint32(v.uvarint()), Length: uint32(v.uvarint())}
-		if r.err != nil || v.err != nil {
-			return nil, fmt.Errorf("posting key %q: %w", it.Key(), errCorrupt)
+	defer closer.Close()
+	ps, err := replayPostings(v, nil)
+	if err != nil {
+		return nil, fmt.Errorf("postings of %s|%s|%s: %w", index, term, field, err)
+	}
+	if len(ps) == 0 {
+		return nil, nil
+	}
+	return ps, nil
+}
+
+// replayPostings replays a posting log into the term's postings in id order,
+// appended to dst[:0].
+func replayPostings(log []byte, dst []Posting) ([]Posting, error) {
+	r := &reader{b: log}
+	at := map[string]int{} // id → index in dst; removed ones stay until the end with TF 0
+	dst = dst[:0]
+	for len(r.b) > 0 && r.err == nil {
+		p := Posting{ID: r.str(), TF: uint32(r.uvarint()), Length: uint32(r.uvarint())}
+		if r.err != nil {
+			break
 		}
-		out = append(out, p)
+		if i, ok := at[p.ID]; ok {
+			dst[i] = p
+			continue
+		}
+		at[p.ID] = len(dst)
+		dst = append(dst, p)
 	}
-	return out, it.Error()
+	if r.err != nil {
+		return nil, r.err
+	}
+	dst = slices.DeleteFunc(dst, func(p Posting) bool { return p.TF == 0 })
+	slices.SortFunc(dst, func(a, b Posting) int { return strings.Compare(a.ID, b.ID) })
+	return dst, nil
 }

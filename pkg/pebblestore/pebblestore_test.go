@@ -2,8 +2,10 @@ package pebblestore
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 
+	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
 )
 
@@ -54,7 +56,7 @@ func TestBatchAndReads(t *testing.T) {
 
 func TestKeysCannotCollide(t *testing.T) {
 	// Without length prefixes ("a","bc") and ("ab","c") would share a key.
-	if string(PostingKey("i", "a", "bc", "x")) == string(PostingKey("i", "ab", "c", "x")) {
+	if string(TermKey("i", "a", "bc")) == string(TermKey("i", "ab", "c")) {
 		t.Fatal("keys collide")
 	}
 	if string(forwardKey("a", "b/c")) == string(forwardKey("a/b", "c")) {
@@ -70,4 +72,87 @@ func TestDecodeForwardCorrupt(t *testing.T) {
 			t.Errorf("truncated at %d: no error", i)
 		}
 	}
+}
+
+// TestPostingLog: a term's postings are a log of merge operands; the last
+// entry of a document wins across and within batches, and removals drop it.
+func TestPostingLog(t *testing.T) {
+	s, err := Open("db", Options{FS: vfs.NewMem()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	b := s.NewBatch()
+	b.MergePostings("i", "f", "t", []Posting{{"b", 1, 4}, {"a", 2, 5}, {"c", 1, 1}})
+	b.MergePostings("i", "f", "t", []Posting{{"b", 0, 0}, {"a", 3, 6}})
+	b.MergePostings("i", "f", "u", nil) // nothing to write
+	if err := b.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	b = s.NewBatch()
+	b.MergePostings("i", "f", "t", []Posting{{"c", 0, 0}, {"b", 5, 9}})
+	b.SetPosting("i", "g", "t", "z", 1, 1)
+	b.SetPosting("i", "g", "t", "z", 0, 0) // emptied: the term reads as absent
+	if err := b.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	ps, err := s.Postings("i", "f", "t")
+	if want := []Posting{{"a", 3, 6}, {"b", 5, 9}}; err != nil || !reflect.DeepEqual(ps, want) {
+		t.Fatalf("Postings = %+v, %v; want %+v", ps, err, want)
+	}
+	for _, term := range [][2]string{{"f", "u"}, {"g", "t"}} {
+		if ps, err := s.Postings("i", term[0], term[1]); err != nil || ps != nil {
+			t.Fatalf("Postings %v = %+v, %v", term, ps, err)
+		}
+	}
+	var all []string
+	err = s.EachPosting(func(index, field, term string, p Posting) error {
+		all = append(all, index+"|"+field+"|"+term+"|"+p.ID)
+		return nil
+	})
+	if want := []string{"i|f|t|a", "i|f|t|b"}; err != nil || !reflect.DeepEqual(all, want) {
+		t.Fatalf("EachPosting = %v, %v", all, err)
+	}
+	// A truncated log is an error, not a silently shorter list.
+	if err := s.DB().Merge(TermKey("i", "f", "t"), []byte{5, 'x'}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Postings("i", "f", "t"); err == nil {
+		t.Fatal("corrupt log read without error")
+	}
+}
+
+// TestLayoutVersion: a store of the layout with a key per posting is
+// refused, read-write and read-only; a store of this layout reopens.
+func TestLayoutVersion(t *testing.T) {
+	fs := vfs.NewMem()
+	db, err := pebble.Open("old", &pebble.Options{FS: fs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Set([]byte("p\x01i\x01f\x01t\x01x"), []byte{1, 1}, pebble.Sync); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open("old", Options{FS: fs}); err == nil || !strings.Contains(err.Error(), "layout 1") {
+		t.Fatalf("Open of a layout-1 store: %v", err)
+	}
+	if _, err := OpenReadOnly("old", Options{FS: fs}); err == nil {
+		t.Fatal("OpenReadOnly of a layout-1 store: no error")
+	}
+	s, err := Open("new", Options{FS: fs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if s, err = OpenReadOnly("new", Options{FS: fs}); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if s, err = Open("new", Options{FS: fs}); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
 }

@@ -1,7 +1,6 @@
 package pebblestore
 
 import (
-	"bytes"
 	"encoding/binary"
 	"fmt"
 
@@ -22,7 +21,12 @@ func OpenReadOnly(dir string, o Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open pebble %q read-only: %w", dir, err)
 	}
-	return &Store{db: db}, nil
+	s := &Store{db: db}
+	if err := s.checkLayout(true); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("open pebble %q read-only: %w", dir, err)
+	}
+	return s, nil
 }
 
 // readOnlyLogger drops Pebble's informational messages (a read-only open
@@ -59,41 +63,36 @@ func (s *Store) AppliedOffsets(topic string) (map[int32]int64, error) {
 	return out, it.Error()
 }
 
-// EachPosting calls fn with every posting of the store in key order, so the
-// postings of one (index, field, term) come together. The strings passed to
-// fn stay valid after it returns; consecutive postings of one term share
-// them. An error from fn stops the scan and is returned.
+// EachPosting calls fn with every posting of the store in term key order,
+// so the postings of one (index, field, term) come together, in id order.
+// The strings passed to fn stay valid after it returns; consecutive
+// postings of one term share them. An error from fn stops the scan and is
+// returned.
 func (s *Store) EachPosting(fn func(index, field, term string, p Posting) error) error {
-	it, err := s.prefixIter('p')
+	it, err := s.prefixIter('t')
 	if err != nil {
 		return err
 	}
 	defer it.Close()
-	var prev []byte // the previous key's index, field and term parts
-	var index, field, term string
+	var ps []Posting
 	for it.First(); it.Valid(); it.Next() {
 		key := it.Key()
 		r := &reader{b: key[1:]}
-		r.str()
-		r.str()
-		r.str()
-		if r.err != nil {
-			return fmt.Errorf("posting key %q: %w", key, errCorrupt)
+		index, field, term := r.str(), r.str(), r.str()
+		if r.err != nil || len(r.b) != 0 {
+			return fmt.Errorf("term key %q: %w", key, errCorrupt)
 		}
-		head := key[1 : len(key)-len(r.b)]
-		if !bytes.Equal(head, prev) {
-			h := &reader{b: head}
-			index, field, term = h.str(), h.str(), h.str()
-			prev = append(prev[:0], head...)
-		}
-		id := r.str()
-		v := &reader{b: it.Value()}
-		p := Posting{ID: id, TF: uint32(v.uvarint()), Length: uint32(v.uvarint())}
-		if r.err != nil || v.err != nil || len(r.b) != 0 {
-			return fmt.Errorf("posting key %q: %w", key, errCorrupt)
-		}
-		if err := fn(index, field, term, p); err != nil {
+		v, err := it.ValueAndErr()
+		if err != nil {
 			return err
+		}
+		if ps, err = replayPostings(v, ps); err != nil {
+			return fmt.Errorf("postings of %s|%s|%s: %w", index, term, field, err)
+		}
+		for _, p := range ps {
+			if err := fn(index, field, term, p); err != nil {
+				return err
+			}
 		}
 	}
 	return it.Error()

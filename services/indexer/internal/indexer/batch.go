@@ -2,8 +2,10 @@ package indexer
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
+	"strings"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -36,6 +38,62 @@ type deadLetter struct {
 
 type termKey struct{ index, field, term string }
 
+type fieldKey struct{ index, field string }
+
+type docKey struct{ index, id string }
+
+// termOp is a posting change of the batch: op on term number term.
+type termOp struct {
+	term int32
+	op   dirtyterms.Op
+}
+
+// batchTerms collects a batch's posting changes. Terms are numbered in the
+// order they are first seen, through a map per (index, field), so a lookup
+// hashes one string; the changes go to one flat slice, in record order.
+type batchTerms struct {
+	fields map[fieldKey]map[string]int32
+	keys   []termKey
+	ops    []termOp
+	// last field looked up, which is nearly always the next one asked for.
+	lastKey fieldKey
+	last    map[string]int32
+}
+
+func (bt *batchTerms) field(index, field string) map[string]int32 {
+	if k := (fieldKey{index, field}); bt.last != nil && k == bt.lastKey {
+		return bt.last
+	}
+	k := fieldKey{index, field}
+	m := bt.fields[k]
+	if m == nil {
+		m = map[string]int32{}
+		bt.fields[k] = m
+	}
+	bt.lastKey, bt.last = k, m
+	return m
+}
+
+func (bt *batchTerms) add(index, field string, m map[string]int32, term string, op dirtyterms.Op) {
+	id, ok := m[term]
+	if !ok {
+		id = int32(len(bt.keys))
+		m[term] = id
+		bt.keys = append(bt.keys, termKey{index, field, term})
+	}
+	bt.ops = append(bt.ops, termOp{term: id, op: op})
+}
+
+func compareTermKeys(a, b termKey) int {
+	if c := strings.Compare(a.index, b.index); c != 0 {
+		return c
+	}
+	if c := strings.Compare(a.field, b.field); c != 0 {
+		return c
+	}
+	return strings.Compare(a.term, b.term)
+}
+
 // indexBatch analyzes recs (one partition, offset order, none applied yet),
 // writes their postings, forward entries and the applied offset into pb, and
 // builds the batch's event. Each record's changes are computed against the
@@ -46,23 +104,13 @@ func indexBatch(fr forwardReader, pb *pebblestore.Batch, indexerID, topic string
 	recs []*kgo.Record, maxDocBytes int) (*batchResult, error) {
 	res := &batchResult{
 		event: &dirtyterms.Event{V: dirtyterms.Version, Indexer: indexerID, Topic: topic, Partition: partition,
-			FirstOffset: recs[0].Offset, LastOffset: recs[len(recs)-1].Offset},
+			FirstOffset: recs[0].Offset, LastOffset: recs[len(recs)-1].Offset,
+			Records: make([]dirtyterms.Record, 0, len(recs))},
 		indexed: progress.Collector{},
 		failed:  map[string][]progress.Failure{},
 	}
-	overlay := map[string]*pebblestore.Forward{} // index/id → entry after this batch's records so far
-	inOverlay := map[string]bool{}
-	terms := map[termKey]*dirtyterms.Term{}
-	var order []termKey
-	addOp := func(k termKey, op dirtyterms.Op) {
-		t := terms[k]
-		if t == nil {
-			t = &dirtyterms.Term{Index: k.index, Field: k.field, Term: k.term}
-			terms[k] = t
-			order = append(order, k)
-		}
-		t.Ops = append(t.Ops, op)
-	}
+	overlay := make(map[docKey]*pebblestore.Forward, len(recs)) // entry after this batch's records so far
+	bt := &batchTerms{fields: map[fieldKey]map[string]int32{}, ops: make([]termOp, 0, 40*len(recs))}
 
 	for _, r := range recs {
 		op, seq, hasOp := operationOf(r)
@@ -90,12 +138,13 @@ func indexBatch(fr forwardReader, pb *pebblestore.Batch, indexerID, topic string
 			}
 			continue
 		}
-		docKey := env.Index + "/" + env.ID
-		old := overlay[docKey]
-		if !inOverlay[docKey] {
+		dk := docKey{env.Index, env.ID}
+		old, seen := overlay[dk]
+		if !seen {
 			if old, err = fr.Forward(env.Index, env.ID); err != nil {
 				return nil, err
 			}
+			old = sortedForward(old)
 		}
 		var next *pebblestore.Forward
 		if !env.Delete {
@@ -117,48 +166,56 @@ func indexBatch(fr forwardReader, pb *pebblestore.Batch, indexerID, topic string
 
 		// Posting changes: remove terms the document no longer has, set the
 		// ones that are new or whose (tf, field length) changed.
-		oldP := postingsOf(old)
-		newP := postingsOf(next)
-		for k, v := range oldP {
-			if _, still := newP[k]; !still {
-				addOp(termKey{env.Index, k.field, k.term}, dirtyterms.Op{Rec: ri})
-				pb.SetPosting(env.Index, k.field, k.term, env.ID, 0, 0)
-			} else if newP[k] == v {
-				delete(newP, k)
-			}
-			_ = v
-		}
-		for k, v := range newP {
-			addOp(termKey{env.Index, k.field, k.term}, dirtyterms.Op{Rec: ri, TF: v[0], Length: v[1]})
-			pb.SetPosting(env.Index, k.field, k.term, env.ID, v[0], v[1])
-		}
+		diffForward(old, next, func(field, term string, tf, length uint32) {
+			bt.add(env.Index, field, bt.field(env.Index, field), term, dirtyterms.Op{Rec: ri, TF: tf, Length: length})
+		})
 		pb.SetForward(env.Index, env.ID, next)
-		overlay[docKey] = next
-		inOverlay[docKey] = true
+		overlay[dk] = next
 		res.docs++
 		if hasOp {
 			res.indexed.Add(op, seq)
 		}
 	}
-	pb.SetApplied(topic, partition, res.event.LastOffset)
 
-	// Deterministic term order (the event is compared in tests and replays).
-	sort.Slice(order, func(i, j int) bool {
-		a, b := order[i], order[j]
-		if a.index != b.index {
-			return a.index < b.index
-		}
-		if a.field != b.field {
-			return a.field < b.field
-		}
-		return a.term < b.term
-	})
-	res.event.Terms = make([]dirtyterms.Term, 0, len(order))
-	for _, k := range order {
-		t := terms[k]
-		sort.SliceStable(t.Ops, func(i, j int) bool { return t.Ops[i].Rec < t.Ops[j].Rec })
-		res.event.Terms = append(res.event.Terms, *t)
+	// The event's terms in a deterministic order (the event is compared in
+	// tests and replays), each with its changes in record order: a counting
+	// sort of the flat change list by term.
+	order := make([]int32, len(bt.keys))
+	for i := range order {
+		order[i] = int32(i)
 	}
+	slices.SortFunc(order, func(a, b int32) int { return compareTermKeys(bt.keys[a], bt.keys[b]) })
+	start := make([]int32, len(bt.keys)+1) // by term number: first slot, after counting
+	for _, o := range bt.ops {
+		start[o.term+1]++
+	}
+	pos := int32(0)
+	slot := make([]int32, len(bt.keys))
+	for _, t := range order {
+		slot[t] = pos
+		pos += start[t+1]
+	}
+	ops := make([]dirtyterms.Op, len(bt.ops))
+	for _, o := range bt.ops {
+		ops[slot[o.term]] = o.op
+		slot[o.term]++
+	}
+	res.event.Terms = make([]dirtyterms.Term, len(order))
+	var ps []pebblestore.Posting
+	pos = 0
+	for i, t := range order {
+		k := bt.keys[t]
+		n := start[t+1]
+		tops := ops[pos : pos+n : pos+n]
+		pos += n
+		res.event.Terms[i] = dirtyterms.Term{Index: k.index, Field: k.field, Term: k.term, Ops: tops}
+		ps = ps[:0]
+		for _, op := range tops {
+			ps = append(ps, pebblestore.Posting{ID: res.event.Records[op.Rec].ID, TF: op.TF, Length: op.Length})
+		}
+		pb.MergePostings(k.index, k.field, k.term, ps)
+	}
+	pb.SetApplied(topic, partition, res.event.LastOffset)
 	res.event.Progress = res.indexed.Messages(progress.Indexed)
 	return res, nil
 }
@@ -180,33 +237,116 @@ func operationOf(r *kgo.Record) (op string, seq int, ok bool) {
 	return op, seq, op != "" && seq >= 0
 }
 
+func compareTermFreqs(a, b pebblestore.TermFreq) int { return strings.Compare(a.Term, b.Term) }
+
+func compareForwardFields(a, b pebblestore.ForwardField) int { return strings.Compare(a.Name, b.Name) }
+
+// forwardOf is the forward entry of an analyzed document: fields in name
+// order (as analysis returns them), each field's terms in term order.
 func forwardOf(d analysis.Document) *pebblestore.Forward {
 	f := &pebblestore.Forward{Fields: make([]pebblestore.ForwardField, 0, len(d.Fields))}
+	all := make([]pebblestore.TermFreq, 0, d.TermCount()) // one array for every field's terms
 	for _, fl := range d.Fields {
-		ff := pebblestore.ForwardField{Name: fl.Name, Length: fl.Length, Terms: make([]pebblestore.TermFreq, 0, len(fl.Terms))}
+		from := len(all)
 		for t, tf := range fl.Terms {
-			ff.Terms = append(ff.Terms, pebblestore.TermFreq{Term: t, TF: tf})
+			all = append(all, pebblestore.TermFreq{Term: t, TF: tf})
 		}
-		sort.Slice(ff.Terms, func(i, j int) bool { return ff.Terms[i].Term < ff.Terms[j].Term })
-		f.Fields = append(f.Fields, ff)
+		terms := all[from:len(all):len(all)]
+		slices.SortFunc(terms, compareTermFreqs)
+		f.Fields = append(f.Fields, pebblestore.ForwardField{Name: fl.Name, Length: fl.Length, Terms: terms})
 	}
-	return f
+	return sortedForward(f)
 }
 
-type fieldTerm struct{ field, term string }
-
-// postingsOf maps each (field, term) of a document to (tf, field length).
-func postingsOf(f *pebblestore.Forward) map[fieldTerm][2]uint32 {
+// sortedForward returns f with its fields in name order and each field's
+// terms in term order, as diffForward needs. Entries the indexer wrote are
+// sorted already and returned as they are; any other is sorted in a copy.
+func sortedForward(f *pebblestore.Forward) *pebblestore.Forward {
 	if f == nil {
 		return nil
 	}
-	m := map[fieldTerm][2]uint32{}
-	for _, fl := range f.Fields {
-		for _, t := range fl.Terms {
-			m[fieldTerm{fl.Name, t.Term}] = [2]uint32{t.TF, fl.Length}
+	ok := slices.IsSortedFunc(f.Fields, compareForwardFields)
+	for i := 0; ok && i < len(f.Fields); i++ {
+		ok = slices.IsSortedFunc(f.Fields[i].Terms, compareTermFreqs)
+	}
+	if ok {
+		return f
+	}
+	c := &pebblestore.Forward{Fields: slices.Clone(f.Fields)}
+	slices.SortStableFunc(c.Fields, compareForwardFields)
+	for i := range c.Fields {
+		c.Fields[i].Terms = slices.Clone(c.Fields[i].Terms)
+		slices.SortStableFunc(c.Fields[i].Terms, compareTermFreqs)
+	}
+	return c
+}
+
+// diffForward calls fn with every posting change from old to next (either
+// may be nil; both sorted, see sortedForward): tf 0 for a term the document
+// lost, the new tf and field length for a term it gained or whose tf or
+// field length changed.
+func diffForward(old, next *pebblestore.Forward, fn func(field, term string, tf, length uint32)) {
+	var of, nf []pebblestore.ForwardField
+	if old != nil {
+		of = old.Fields
+	}
+	if next != nil {
+		nf = next.Fields
+	}
+	for len(of) > 0 || len(nf) > 0 {
+		var c int
+		switch {
+		case len(of) == 0:
+			c = 1
+		case len(nf) == 0:
+			c = -1
+		default:
+			c = strings.Compare(of[0].Name, nf[0].Name)
+		}
+		switch {
+		case c < 0: // the field is gone
+			for _, t := range of[0].Terms {
+				fn(of[0].Name, t.Term, 0, 0)
+			}
+			of = of[1:]
+		case c > 0: // a new field
+			for _, t := range nf[0].Terms {
+				fn(nf[0].Name, t.Term, t.TF, nf[0].Length)
+			}
+			nf = nf[1:]
+		default:
+			diffField(of[0], nf[0], fn)
+			of, nf = of[1:], nf[1:]
 		}
 	}
-	return m
+}
+
+func diffField(o, n pebblestore.ForwardField, fn func(field, term string, tf, length uint32)) {
+	ot, nt := o.Terms, n.Terms
+	for len(ot) > 0 || len(nt) > 0 {
+		var c int
+		switch {
+		case len(ot) == 0:
+			c = 1
+		case len(nt) == 0:
+			c = -1
+		default:
+			c = strings.Compare(ot[0].Term, nt[0].Term)
+		}
+		switch {
+		case c < 0:
+			fn(o.Name, ot[0].Term, 0, 0)
+			ot = ot[1:]
+		case c > 0:
+			fn(n.Name, nt[0].Term, nt[0].TF, n.Length)
+			nt = nt[1:]
+		default:
+			if ot[0].TF != nt[0].TF || o.Length != n.Length {
+				fn(n.Name, nt[0].Term, nt[0].TF, n.Length)
+			}
+			ot, nt = ot[1:], nt[1:]
+		}
+	}
 }
 
 // fieldDeltas is the change of per-field statistics from old to next.
