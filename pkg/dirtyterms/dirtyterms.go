@@ -85,15 +85,16 @@ type Op struct {
 }
 
 // MarshalJSON writes [rec, tf, length].
-func (o Op) MarshalJSON() ([]byte, error) {
-	b := make([]byte, 0, 24)
+func (o Op) MarshalJSON() ([]byte, error) { return o.appendJSON(make([]byte, 0, 24)), nil }
+
+func (o Op) appendJSON(b []byte) []byte {
 	b = append(b, '[')
 	b = strconv.AppendInt(b, int64(o.Rec), 10)
 	b = append(b, ',')
 	b = strconv.AppendUint(b, uint64(o.TF), 10)
 	b = append(b, ',')
 	b = strconv.AppendUint(b, uint64(o.Length), 10)
-	return append(b, ']'), nil
+	return append(b, ']')
 }
 
 // UnmarshalJSON reads [rec, tf, length]: exactly three non-negative
@@ -146,9 +147,24 @@ func skipSpace(b []byte, i int) int {
 	return i
 }
 
-// Encode returns the wire form of e.
+// Encode returns the wire form of e: the bytes json.Marshal(e) gives,
+// written without reflection (see appendEvent).
 func (e *Event) Encode() ([]byte, error) {
-	return json.Marshal(e)
+	return appendEvent(make([]byte, 0, e.sizeHint()), e)
+}
+
+// sizeHint estimates the encoded size of e, so Encode allocates once.
+func (e *Event) sizeHint() int {
+	n := 256
+	for i := range e.Records {
+		r := &e.Records[i]
+		n += 48 + len(r.Index) + len(r.ID) + len(r.Source) + 32*len(r.Fields)
+	}
+	for i := range e.Terms {
+		t := &e.Terms[i]
+		n += 40 + len(t.Index) + len(t.Field) + len(t.Term) + 12*len(t.Ops)
+	}
+	return n
 }
 
 // Decode parses and checks an event.
