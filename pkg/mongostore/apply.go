@@ -67,6 +67,7 @@ const checkpointID = "persister"
 func (s *Store) LoadCheckpoint(ctx context.Context) (Checkpoint, error) {
 	var c Checkpoint
 	err := s.checkpoints.FindOne(ctx, bson.D{{Key: "_id", Value: checkpointID}}).Decode(&c)
+	s.sent(CollCheckpoints, "find", nil, 0)
 	if errors.Is(err, mongo.ErrNoDocuments) {
 		return Checkpoint{Offset: -1}, nil
 	}
@@ -84,6 +85,7 @@ type ApplyStats struct {
 	Duplicates int  // records dropped as applied before
 	Terms      int  // terms changed
 	Chunks     int  // chunk documents written or deleted
+	TermChunks int  // (term, chunk) pairs whose content the batch changed
 	Writes     int  // write operations sent (bulk-write models)
 	Reads      int  // find queries sent
 }
@@ -242,6 +244,7 @@ func (s *Store) writeCheckpoint(ctx context.Context, cp Checkpoint, st *ApplySta
 	_, err := s.checkpoints.ReplaceOne(ctx, bson.D{{Key: "_id", Value: checkpointID}},
 		bson.D{{Key: "_id", Value: checkpointID}, {Key: "offset", Value: cp.Offset}, {Key: "sources", Value: cp.Sources}},
 		options.Replace().SetUpsert(true))
+	s.sent(CollCheckpoints, "update", err, 1)
 	if err != nil {
 		return fmt.Errorf("write checkpoint: %w", err)
 	}
@@ -287,8 +290,8 @@ func (s *Store) replace(ctx context.Context, c *mongo.Collection, ids []string, 
 		if err := s.beforeWrite(); err != nil {
 			return err
 		}
-		if _, err := c.InsertMany(ctx, docs[:n], options.InsertMany().SetOrdered(false)); err != nil {
-			return fmt.Errorf("insert %s: %w", c.Name(), err)
+		if err := s.insertMany(ctx, c, docs[:n], false); err != nil {
+			return err
 		}
 		st.Writes++
 		docs = docs[n:]
@@ -304,8 +307,8 @@ func (s *Store) deleteIDs(ctx context.Context, c *mongo.Collection, ids []string
 		if err := s.beforeWrite(); err != nil {
 			return err
 		}
-		if _, err := c.DeleteMany(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: rest[:n]}}}}); err != nil {
-			return fmt.Errorf("delete %s: %w", c.Name(), err)
+		if err := s.deleteMany(ctx, c, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: rest[:n]}}}}); err != nil {
+			return err
 		}
 		st.Writes++
 		rest = rest[n:]
@@ -351,7 +354,7 @@ func (s *Store) planTerms(ctx context.Context, ev *dirtyterms.Event, st *ApplySt
 		keys[i] = w.key
 	}
 	st.Reads++
-	if err := findByIDs(ctx, s.terms, keys, func(h headDoc) {
+	if err := findIDs(ctx, s, s.terms, keys, func(h headDoc) {
 		if w := byKey[h.ID]; w != nil {
 			w.head = &h
 		}
@@ -402,7 +405,7 @@ func (s *Store) planTerms(ctx context.Context, ev *dirtyterms.Event, st *ApplySt
 	if len(chunkIDs) > 0 {
 		st.Reads++
 		var decodeErr error
-		if err := findByIDs(ctx, s.chunks, chunkIDs, func(c chunkDoc) {
+		if err := findIDs(ctx, s, s.chunks, chunkIDs, func(c chunkDoc) {
 			t := byChunk[c.ID]
 			if t == nil {
 				return
@@ -474,6 +477,7 @@ func (s *Store) planTerms(ctx context.Context, ev *dirtyterms.Event, st *ApplySt
 			// The term has no postings left: remove its head and every
 			// chunk it listed (a term that never existed has neither).
 			if existed[w] {
+				st.TermChunks += len(splits[w])
 				tw.HeadDeletes = append(tw.HeadDeletes, w.key)
 				for _, m := range w.head.Chunks {
 					tw.ChunkDeletes = append(tw.ChunkDeletes, chunkID(w.key, uint64(m.Lo), uint64(m.Hi)))
@@ -482,6 +486,7 @@ func (s *Store) planTerms(ctx context.Context, ev *dirtyterms.Event, st *ApplySt
 			continue
 		}
 		for _, sp := range splits[w] {
+			st.TermChunks += len(sp.parts)
 			for _, p := range sp.parts {
 				id := chunkID(w.key, p.Lo, p.Hi)
 				tw.ChunkIDs = append(tw.ChunkIDs, id)
@@ -582,7 +587,7 @@ func (s *Store) planStats(ctx context.Context, ev *dirtyterms.Event, st *ApplySt
 	ids := slices.Sorted(maps.Keys(docs))
 	cur := map[string]indexStatDoc{}
 	st.Reads++
-	if err := findByIDs(ctx, s.indexStats, ids, func(d indexStatDoc) { cur[d.ID] = d }); err != nil {
+	if err := findIDs(ctx, s, s.indexStats, ids, func(d indexStatDoc) { cur[d.ID] = d }); err != nil {
 		return nil, err
 	}
 	for _, ix := range ids {
@@ -592,7 +597,7 @@ func (s *Store) planStats(ctx context.Context, ev *dirtyterms.Event, st *ApplySt
 	fcur := map[string]fieldStatDoc{}
 	if len(fids) > 0 {
 		st.Reads++
-		if err := findByIDs(ctx, s.fieldStats, fids, func(d fieldStatDoc) { fcur[d.ID] = d }); err != nil {
+		if err := findIDs(ctx, s, s.fieldStats, fids, func(d fieldStatDoc) { fcur[d.ID] = d }); err != nil {
 			return nil, err
 		}
 	}

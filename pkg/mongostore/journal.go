@@ -2,10 +2,12 @@ package mongostore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 )
 
@@ -87,8 +89,8 @@ func (s *Store) writeJournal(ctx context.Context, j *journal, st *ApplyStats) er
 	if err := s.beforeWrite(); err != nil {
 		return err
 	}
-	if _, err := s.journal.InsertMany(ctx, docs, options.InsertMany().SetOrdered(true)); err != nil {
-		return fmt.Errorf("write journal: %w", err)
+	if err := s.insertMany(ctx, s.journal, docs, true); err != nil {
+		return err
 	}
 	st.Writes++
 	return nil
@@ -116,6 +118,7 @@ func (s *Store) recover(ctx context.Context) (Checkpoint, error) {
 		return cp, err
 	}
 	cur, err := s.journal.Find(ctx, bson.D{})
+	s.sent(CollJournal, "find", err, 0)
 	if err != nil {
 		return cp, fmt.Errorf("read journal: %w", err)
 	}
@@ -171,8 +174,70 @@ func (s *Store) clearJournal(ctx context.Context) error {
 	if err := s.beforeWrite(); err != nil {
 		return err
 	}
-	if _, err := s.journal.DeleteMany(ctx, bson.D{}); err != nil {
-		return fmt.Errorf("clear journal: %w", err)
+	return s.deleteMany(ctx, s.journal, bson.D{})
+}
+
+// Command is one MongoDB command the store sent while applying: the
+// collection, the kind of command (insert, delete, update, find) and the
+// documents it inserted, deleted or updated.
+type Command struct {
+	Collection string
+	Kind       string
+	Docs       int
+}
+
+// SetCommandHook installs fn to run after every command ApplyBatch and
+// LoadCheckpoint send, reads included, whether it failed or not (the
+// persister counts them). Not safe to call while Apply runs.
+func (s *Store) SetCommandHook(fn func(Command)) { s.commandHook = fn }
+
+// sent reports a command to the hook; docs counts only if it succeeded.
+func (s *Store) sent(coll, kind string, err error, docs int) {
+	if s.commandHook == nil {
+		return
+	}
+	if err != nil {
+		docs = 0
+	}
+	s.commandHook(Command{Collection: coll, Kind: kind, Docs: docs})
+}
+
+// insertMany sends one insert command. Every write of the apply path goes
+// through insertMany, deleteMany or writeCheckpoint, which run the write
+// hook first and report the command after.
+func (s *Store) insertMany(ctx context.Context, c *mongo.Collection, docs []any, ordered bool) error {
+	if err := s.beforeWrite(); err != nil {
+		return err
+	}
+	res, err := c.InsertMany(ctx, docs, options.InsertMany().SetOrdered(ordered))
+	n := 0
+	var bwe mongo.BulkWriteException
+	switch {
+	case err == nil:
+		n = len(docs)
+	case errors.As(err, &bwe) && res != nil:
+		n = len(res.InsertedIDs) - len(bwe.WriteErrors) // per-document failures
+	}
+	s.sent(c.Name(), "insert", nil, n)
+	if err != nil {
+		return fmt.Errorf("insert %s: %w", c.Name(), err)
+	}
+	return nil
+}
+
+// deleteMany sends one delete command.
+func (s *Store) deleteMany(ctx context.Context, c *mongo.Collection, filter bson.D) error {
+	if err := s.beforeWrite(); err != nil {
+		return err
+	}
+	res, err := c.DeleteMany(ctx, filter)
+	n := 0
+	if res != nil {
+		n = int(res.DeletedCount)
+	}
+	s.sent(c.Name(), "delete", nil, n)
+	if err != nil {
+		return fmt.Errorf("delete %s: %w", c.Name(), err)
 	}
 	return nil
 }

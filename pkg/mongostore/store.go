@@ -57,6 +57,8 @@ type Store struct {
 	// writeHook, when set (tests), runs before every write and fails it by
 	// returning an error: a crash at that point.
 	writeHook func() error
+	// commandHook, when set (the persister's metrics), sees every command.
+	commandHook func(Command)
 }
 
 // Open connects to uri and prepares the database's indexes.
@@ -144,12 +146,30 @@ type storedDoc struct {
 	Offset int64  `bson:"o"`
 }
 
-// findByIDs loads the documents with the given ids into out, querying in
-// slices of at most 1000 ids.
-func findByIDs[T any](ctx context.Context, c *mongo.Collection, ids []string, fn func(T)) error {
-	const step = 10000 // each query is a scan on FerretDB: few and large
+// findIDs is findByIDs on the apply path: it reports each query to the
+// command hook.
+func findIDs[T any](ctx context.Context, s *Store, c *mongo.Collection, ids []string, fn func(T)) error {
 	for len(ids) > 0 {
-		n := min(step, len(ids))
+		n := min(findStep, len(ids))
+		err := findByIDs(ctx, c, ids[:n], fn)
+		s.sent(c.Name(), "find", err, 0)
+		if err != nil {
+			return err
+		}
+		ids = ids[n:]
+	}
+	return nil
+}
+
+// findStep is how many ids one find asks for: each query is a scan on
+// FerretDB, so few and large.
+const findStep = 10000
+
+// findByIDs loads the documents with the given ids into out, querying in
+// slices of at most findStep ids.
+func findByIDs[T any](ctx context.Context, c *mongo.Collection, ids []string, fn func(T)) error {
+	for len(ids) > 0 {
+		n := min(findStep, len(ids))
 		cur, err := c.Find(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids[:n]}}}})
 		if err != nil {
 			return fmt.Errorf("find %s: %w", c.Name(), err)

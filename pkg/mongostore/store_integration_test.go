@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"github.com/termflow/termflow/pkg/analysis"
 	"github.com/termflow/termflow/pkg/dirtyterms"
@@ -21,7 +22,7 @@ import (
 // openTestStore connects to the MongoDB-protocol server named by
 // TERMFLOW_TEST_MONGO_URI (make test starts FerretDB and sets it) in a fresh
 // database.
-func openTestStore(t *testing.T) *Store {
+func openTestStore(t testing.TB) *Store {
 	t.Helper()
 	uri := os.Getenv("TERMFLOW_TEST_MONGO_URI")
 	if uri == "" {
@@ -234,4 +235,48 @@ func TestApplyUpdatesAndDeletes(t *testing.T) {
 	if n != 0 {
 		t.Fatalf("%d chunks left for an emptied term", n)
 	}
+}
+
+// TestCommandHookCountsWrites checks that the command hook sees every
+// document a batch writes: a first batch of new documents inserts each
+// document, term and statistic once, and the count of (term, chunk) pairs
+// matches the chunks stored.
+func TestCommandHookCountsWrites(t *testing.T) {
+	s := openTestStore(t)
+	ctx := context.Background()
+	written := map[string]int{}
+	commands := map[string]int{}
+	s.SetCommandHook(func(c Command) {
+		written[c.Collection] += c.Docs
+		commands[c.Collection+"/"+c.Kind]++
+	})
+	ev := docEvent(0, 0, ids("d", 0, 40), func(i int) string { return fmt.Sprintf("shared word%d", i%10) })
+	cp := Checkpoint{Offset: -1}
+	st, err := s.Apply(ctx, 0, ev, &cp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored := func(c string) int {
+		n, err := s.db.Collection(c).CountDocuments(ctx, bson.D{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return int(n)
+	}
+	if written[CollDocuments] != 40 || stored(CollDocuments) != 40 {
+		t.Errorf("documents written %d, stored %d, want 40", written[CollDocuments], stored(CollDocuments))
+	}
+	if written[CollTerms] != stored(CollTerms) || stored(CollTerms) != 11 {
+		t.Errorf("heads written %d, stored %d, want 11", written[CollTerms], stored(CollTerms))
+	}
+	if st.TermChunks != 11 {
+		t.Errorf("%d (term, chunk) pairs, want 11", st.TermChunks)
+	}
+	if commands[CollCheckpoints+"/update"] != 1 || written[CollCheckpoints] != 1 {
+		t.Errorf("checkpoint: %v commands, %d written", commands, written[CollCheckpoints])
+	}
+	if commands[CollTerms+"/find"] == 0 && st.Reads > 0 {
+		t.Errorf("finds not reported: %v", commands)
+	}
+	t.Logf("written %v; commands %v", written, commands)
 }

@@ -81,6 +81,7 @@ type Persister struct {
 // New builds a persister.
 func New(cfg Config, store *mongostore.Store, log zerolog.Logger, reg prometheus.Registerer) (*Persister, error) {
 	p := &Persister{cfg: cfg, store: store, log: log, m: newMetrics(reg)}
+	store.SetCommandHook(p.m.command)
 	if cfg.Failpoints.Armed() {
 		store.SetWriteHook(func() error { cfg.Failpoints.Hit("persister.mongo-write"); return nil })
 	}
@@ -220,6 +221,7 @@ func (p *Persister) handle(ctx context.Context, recs []*kgo.Record, cp *mongosto
 		p.m.docs.Add(float64(st.Records))
 		p.m.duplicates.Add(float64(st.Duplicates))
 		p.m.terms.Add(float64(st.Terms))
+		p.m.termChunks.Add(float64(st.TermChunks))
 		p.m.writes.Add(float64(st.Writes))
 		p.m.reads.Add(float64(st.Reads))
 	}
