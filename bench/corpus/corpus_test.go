@@ -14,8 +14,9 @@ import (
 )
 
 // checkCorpus checks every document of c the way Termflow's bulk API does:
-// a valid UTF-8 JSON object with no duplicate keys, an "id" string member
-// equal to Doc.ID that is a valid, unique document id, and no "_delete".
+// a valid UTF-8 JSON object of at most 1 MiB with no duplicate keys, an
+// "id" string member equal to Doc.ID that is a valid, unique document id,
+// and no "_delete".
 func checkCorpus(t *testing.T, c Corpus) {
 	t.Helper()
 	if c.Len() == 0 {
@@ -34,9 +35,15 @@ func checkCorpus(t *testing.T, c Corpus) {
 	}
 }
 
+// maxDocumentBytes is the ingest service's default -max-document-bytes.
+const maxDocumentBytes = 1 << 20
+
 func checkDoc(d Doc) error {
 	if err := document.ValidateID(d.ID); err != nil {
 		return err
+	}
+	if len(d.JSON) > maxDocumentBytes {
+		return fmt.Errorf("%d bytes, over the ingest limit of %d", len(d.JSON), maxDocumentBytes)
 	}
 	if !utf8.Valid(d.JSON) {
 		return errors.New("not valid UTF-8")
