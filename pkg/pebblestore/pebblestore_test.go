@@ -2,6 +2,7 @@ package pebblestore
 
 import (
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -155,4 +156,51 @@ func TestLayoutVersion(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.Close()
+}
+
+// TestForwards: the batched lookup returns what Forward returns, in the
+// caller's order, missing and repeated documents included, from the
+// memtable and from sstables alike.
+func TestForwards(t *testing.T) {
+	s, err := Open("db", Options{FS: vfs.NewMem()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	fwd := func(n uint32) *Forward {
+		return &Forward{Fields: []ForwardField{{Name: "f", Length: n, Terms: []TermFreq{{"t", n}}}}}
+	}
+	b := s.NewBatch()
+	for i := range uint32(50) {
+		b.SetForward("i", "d"+strconv.Itoa(int(i)), fwd(i+1))
+	}
+	if err := b.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DB().Flush(); err != nil {
+		t.Fatal(err)
+	}
+	b = s.NewBatch()
+	b.SetForward("j", "d7", fwd(99)) // memtable only
+	b.SetForward("i", "d3", nil)     // deleted over the sstable
+	if err := b.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	refs := []DocRef{{"i", "d9"}, {"j", "d7"}, {"i", "nope"}, {"i", "d3"}, {"i", "d49"}, {"i", "d9"}, {"i", "d0"}, {"", ""}}
+	got, err := s.Forwards(refs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, r := range refs {
+		want, err := s.Forward(r.Index, r.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got[k], want) {
+			t.Errorf("%v: %+v, want %+v", r, got[k], want)
+		}
+	}
+	if got[0] == nil || got[1] == nil || got[2] != nil || got[3] != nil {
+		t.Fatalf("unexpected presence: %v", got)
+	}
 }

@@ -16,8 +16,9 @@ func OpenReadOnly(dir string, o Options) (*Store, error) {
 	}
 	cache := pebble.NewCache(o.CacheBytes)
 	defer cache.Unref()
-	db, err := pebble.Open(dir, &pebble.Options{FS: o.FS, Cache: cache, ReadOnly: true, ErrorIfNotExists: true,
-		Logger: readOnlyLogger{}})
+	opts := &pebble.Options{FS: o.FS, Cache: cache, ReadOnly: true, ErrorIfNotExists: true, Logger: readOnlyLogger{}}
+	withFilters(opts)
+	db, err := pebble.Open(dir, opts)
 	if err != nil {
 		return nil, fmt.Errorf("open pebble %q read-only: %w", dir, err)
 	}

@@ -18,7 +18,18 @@ import (
 
 // forwardReader reads the forward index as of the start of a batch.
 type forwardReader interface {
-	Forward(index, id string) (*pebblestore.Forward, error)
+	Forwards(docs []pebblestore.DocRef) ([]*pebblestore.Forward, error)
+}
+
+// decoded is a record decoded and analyzed.
+type decoded struct {
+	rec *kgo.Record
+	env document.Envelope
+	an  analysis.Document
+	op  string
+	seq int
+	// hasOp: the record belongs to an operation.
+	hasOp bool
 }
 
 // batchResult is everything one batch produces: the Pebble writes, the
@@ -84,16 +95,6 @@ func (bt *batchTerms) add(index, field string, m map[string]int32, term string, 
 	bt.ops = append(bt.ops, termOp{term: id, op: op})
 }
 
-func compareTermKeys(a, b termKey) int {
-	if c := strings.Compare(a.index, b.index); c != 0 {
-		return c
-	}
-	if c := strings.Compare(a.field, b.field); c != 0 {
-		return c
-	}
-	return strings.Compare(a.term, b.term)
-}
-
 // indexBatch analyzes recs (one partition, offset order, none applied yet),
 // writes their postings, forward entries and the applied offset into pb, and
 // builds the batch's event. Each record's changes are computed against the
@@ -109,9 +110,10 @@ func indexBatch(fr forwardReader, pb *pebblestore.Batch, indexerID, topic string
 		indexed: progress.Collector{},
 		failed:  map[string][]progress.Failure{},
 	}
-	overlay := make(map[docKey]*pebblestore.Forward, len(recs)) // entry after this batch's records so far
 	bt := &batchTerms{fields: map[fieldKey]map[string]int32{}, ops: make([]termOp, 0, 40*len(recs))}
 
+	// Decode and analyze every record; dead-letter the ones that fail.
+	docs := make([]decoded, 0, len(recs))
 	for _, r := range recs {
 		op, seq, hasOp := operationOf(r)
 		env, err := document.Decode(r.Key, r.Value, maxDocBytes)
@@ -138,19 +140,39 @@ func indexBatch(fr forwardReader, pb *pebblestore.Batch, indexerID, topic string
 			}
 			continue
 		}
-		dk := docKey{env.Index, env.ID}
-		old, seen := overlay[dk]
-		if !seen {
-			if old, err = fr.Forward(env.Index, env.ID); err != nil {
-				return nil, err
-			}
-			old = sortedForward(old)
+		docs = append(docs, decoded{rec: r, env: env, an: an, op: op, seq: seq, hasOp: hasOp})
+	}
+
+	// The forward entries as of the start of the batch, read in one pass;
+	// after that, the overlay holds each document's entry after the
+	// batch's records so far.
+	refs := make([]pebblestore.DocRef, 0, len(docs))
+	overlay := make(map[docKey]*pebblestore.Forward, len(docs))
+	for _, d := range docs {
+		dk := docKey{d.env.Index, d.env.ID}
+		if _, dup := overlay[dk]; !dup {
+			overlay[dk] = nil
+			refs = append(refs, pebblestore.DocRef{Index: d.env.Index, ID: d.env.ID})
 		}
+	}
+	stored, err := fr.Forwards(refs)
+	if err != nil {
+		return nil, err
+	}
+	for i, r := range refs {
+		overlay[docKey{r.Index, r.ID}] = sortedForward(stored[i])
+	}
+
+	for i := range docs {
+		d := &docs[i]
+		env := d.env
+		dk := docKey{env.Index, env.ID}
+		old := overlay[dk]
 		var next *pebblestore.Forward
 		if !env.Delete {
-			next = forwardOf(an)
+			next = forwardOf(d.an)
 		}
-		rec := dirtyterms.Record{Offset: r.Offset, Index: env.Index, ID: env.ID, Deleted: env.Delete}
+		rec := dirtyterms.Record{Offset: d.rec.Offset, Index: env.Index, ID: env.ID, Deleted: env.Delete}
 		if !env.Delete {
 			rec.Source = env.Doc
 		}
@@ -172,19 +194,32 @@ func indexBatch(fr forwardReader, pb *pebblestore.Batch, indexerID, topic string
 		pb.SetForward(env.Index, env.ID, next)
 		overlay[dk] = next
 		res.docs++
-		if hasOp {
-			res.indexed.Add(op, seq)
+		if d.hasOp {
+			res.indexed.Add(d.op, d.seq)
 		}
 	}
 
 	// The event's terms in a deterministic order (the event is compared in
 	// tests and replays), each with its changes in record order: a counting
 	// sort of the flat change list by term.
-	order := make([]int32, len(bt.keys))
-	for i := range order {
-		order[i] = int32(i)
+	fks := make([]fieldKey, 0, len(bt.fields))
+	for fk := range bt.fields {
+		fks = append(fks, fk)
 	}
-	slices.SortFunc(order, func(a, b int32) int { return compareTermKeys(bt.keys[a], bt.keys[b]) })
+	slices.SortFunc(fks, func(a, b fieldKey) int {
+		if c := strings.Compare(a.index, b.index); c != 0 {
+			return c
+		}
+		return strings.Compare(a.field, b.field)
+	})
+	order := make([]int32, 0, len(bt.keys)) // term numbers in (index, field, term) order
+	for _, fk := range fks {
+		from := len(order)
+		for _, t := range bt.fields[fk] {
+			order = append(order, t)
+		}
+		slices.SortFunc(order[from:], func(a, b int32) int { return strings.Compare(bt.keys[a].term, bt.keys[b].term) })
+	}
 	start := make([]int32, len(bt.keys)+1) // by term number: first slot, after counting
 	for _, o := range bt.ops {
 		start[o.term+1]++
