@@ -26,7 +26,8 @@ type Doc struct {
 
 // Corpus is a named, deterministic, random-access sequence of documents.
 // Doc(i) is defined for 0 <= i < Len() and returns the same document every
-// time it is called; the returned JSON must not be modified.
+// time it is called; the returned JSON must not be modified. The corpora
+// of this package are safe for concurrent use.
 type Corpus interface {
 	Name() string
 	Len() int

@@ -155,3 +155,21 @@ func TestDebian(t *testing.T) {
 	}
 	t.Logf("%s: %d documents, %d with a long description, mean %d bytes", c.Name(), c.Len(), long, bytes/c.Len())
 }
+
+// TestDebianMissingLists runs Debian against a stand-in apt-cache that
+// lists nothing, as on a fresh container before `apt-get update`.
+func TestDebianMissingLists(t *testing.T) {
+	bin := t.TempDir()
+	script := "#!/bin/sh\nexit 0\n"
+	if err := os.WriteFile(bin+"/apt-cache", []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bin+"/apt-config", []byte("#!/bin/sh\necho \"D='"+t.TempDir()+"/'\"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", bin)
+	_, err := Debian()
+	if err == nil || !strings.Contains(err.Error(), "run `apt-get update` (as root)") {
+		t.Fatalf("Debian() with empty lists: %v", err)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"math"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -80,6 +81,26 @@ func TestZipfDeterministic(t *testing.T) {
 	if same > 0 {
 		t.Errorf("%d consecutive documents are identical", same)
 	}
+}
+
+func TestZipfConcurrent(t *testing.T) {
+	z := Zipf(9, 4000)
+	want := make([][]byte, z.Len())
+	for i := range want {
+		want[i] = z.Doc(i).JSON
+	}
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Go(func() {
+			for i := g; i < z.Len(); i += 3 {
+				if got := z.Doc(i).JSON; !bytes.Equal(got, want[i]) {
+					t.Errorf("document %d differs when read concurrently", i)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
 }
 
 func TestZipfDocuments(t *testing.T) {
