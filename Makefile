@@ -3,7 +3,7 @@ SHELL := /bin/bash
 MODULES := pkg services/ingest services/indexer services/persister tools cli bench
 GO ?= go
 
-.PHONY: run test unit integration vet build infra-up infra-down bench-micro soak clean
+.PHONY: run test unit integration vet build infra-up infra-down bench bench-micro soak clean
 
 ## run: the whole pipeline on embedded defaults (kfake + embedded FerretDB), sample corpus loaded
 run: build
@@ -56,6 +56,15 @@ infra-up:
 
 infra-down:
 	scripts/infra-down.sh
+
+## bench: the end-to-end benchmark (issue 4): each stage's limit, Bleve in-process, and Termflow
+## through its three services, the real broker and FerretDB, on the godoc, Debian and synthetic
+## corpora. JSON and a plot go to bench/results/, a section is appended to docs/benchmarks.md.
+## BENCH_ARGS passes flags, e.g. BENCH_ARGS='-real godoc -sizes 1000,10000' for a short run.
+BENCH_ARGS ?=
+bench: build
+	@set -eo pipefail; trap 'scripts/infra-down.sh' EXIT; scripts/infra-up.sh; source .infra/env; \
+	scripts/bench.sh $(BENCH_ARGS)
 
 ## bench-micro: hot-path micro-benchmarks (analysis, posting lists, dirty-terms events,
 ## indexBatch); save runs and compare them with benchstat

@@ -1,0 +1,348 @@
+// Command termflow-bench is `make bench`: in one run, on one machine, it
+// measures the limit of each stage of Termflow on the same input (analysis
+// on one core, Kafka produce and consume, Pebble writes, MongoDB bulk
+// writes), the in-process peer (Bleve, batches of 1000), and Termflow end to
+// end through its three real services, the real Kafka broker and the MongoDB
+// server (FerretDB here): throughput to indexed and to completed by corpus
+// size, request latency at half the maximum rate, the time of a
+// 5000-document operation, peak RSS per service and MongoDB writes per
+// persisted (term, chunk). It writes the results as JSON under
+// bench/results/, a plot of throughput against corpus size, and appends a
+// Markdown section to docs/benchmarks.md.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	mongoopts "go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/termflow/termflow/bench/corpus"
+	"github.com/termflow/termflow/bench/e2e"
+	"github.com/termflow/termflow/bench/peer"
+	"github.com/termflow/termflow/bench/stages"
+)
+
+type options struct {
+	repo        string
+	brokers     string
+	mongoURI    string
+	sizes       []int
+	real        []string
+	seed        uint64
+	completeMax int
+	bleveMax    int
+	stageDocs   int
+	latencySecs int
+	ops5000     int
+	partitions  int
+	profileSecs int
+	command     string
+	noDoc       bool
+}
+
+func main() {
+	var o options
+	var sizes, real string
+	flag.StringVar(&o.repo, "repo", "..", "the repository root (bin/, docs/, bench/results/)")
+	flag.StringVar(&o.brokers, "brokers", os.Getenv("KAFKA_BROKERS"), "Kafka bootstrap brokers (the real broker of scripts/kafka.sh)")
+	flag.StringVar(&o.mongoURI, "mongo-uri", os.Getenv("MONGO_URI"), "MongoDB URI (FerretDB of scripts/ferretdb.sh)")
+	flag.StringVar(&sizes, "sizes", "1000,5000,10000,100000,1000000", "synthetic (Zipf) corpus sizes, comma-separated")
+	flag.StringVar(&real, "real", "godoc,debian", "real corpora: godoc (Go standard library docs), debian (package descriptions)")
+	flag.Uint64Var(&o.seed, "seed", 1, "seed of the synthetic corpus")
+	flag.IntVar(&o.completeMax, "complete-max", 100000, "wait for completion (durable in MongoDB) of loads up to this many documents; larger loads are measured to indexed")
+	flag.IntVar(&o.bleveMax, "bleve-max", 1000000, "largest synthetic corpus Bleve indexes")
+	flag.IntVar(&o.stageDocs, "stage-docs", 100000, "synthetic documents for the stage limits (and the persister comparison)")
+	flag.IntVar(&o.latencySecs, "latency-seconds", 30, "duration of the latency run at half the maximum rate")
+	flag.IntVar(&o.ops5000, "op5000-runs", 3, "5000-document operations timed to completed")
+	flag.IntVar(&o.partitions, "partitions", 4, "partitions of the documents topic")
+	flag.IntVar(&o.profileSecs, "profile-seconds", 10, "CPU profile length of each service during the stage-docs load (0: none)")
+	flag.StringVar(&o.command, "command", "make bench", "the command line to record in the results")
+	flag.BoolVar(&o.noDoc, "no-doc", false, "do not append to docs/benchmarks.md")
+	flag.Parse()
+	for _, s := range strings.Split(sizes, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || n <= 0 {
+			fatalf("-sizes: %q is not a positive number", s)
+		}
+		o.sizes = append(o.sizes, n)
+	}
+	for _, r := range strings.Split(real, ",") {
+		if r = strings.TrimSpace(r); r != "" {
+			o.real = append(o.real, r)
+		}
+	}
+	if o.brokers == "" || o.mongoURI == "" {
+		fatalf("KAFKA_BROKERS and MONGO_URI (or -brokers, -mongo-uri) must name the broker and MongoDB server; `make bench` starts them with scripts/infra-up.sh")
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if err := run(ctx, o); err != nil {
+		fatalf("%v", err)
+	}
+}
+
+func fatalf(format string, a ...any) {
+	fmt.Fprintf(os.Stderr, "termflow-bench: "+format+"\n", a...)
+	os.Exit(1)
+}
+
+func logf(format string, a ...any) {
+	fmt.Fprintf(os.Stderr, "%s  %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(format, a...))
+}
+
+// bar is a progress bar on standard error for long steps.
+func bar(n int, what string) *progressbar.ProgressBar {
+	return progressbar.NewOptions(n, progressbar.OptionSetDescription(what), progressbar.OptionSetWriter(os.Stderr),
+		progressbar.OptionShowCount(), progressbar.OptionThrottle(200*time.Millisecond), progressbar.OptionClearOnFinish(),
+		progressbar.OptionSetWidth(30))
+}
+
+// named is a corpus under the name the report uses.
+type named struct {
+	corpus.Corpus
+	label string
+	zipf  bool
+}
+
+func run(ctx context.Context, o options) error {
+	start := time.Now().UTC()
+	stamp := start.Format("20060102T150405Z")
+	repo, err := filepath.Abs(o.repo)
+	if err != nil {
+		return err
+	}
+	resDir := filepath.Join(repo, "bench", "results")
+	work, err := os.MkdirTemp("", "termflow-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(work)
+	profDir := filepath.Join(resDir, "bench-"+stamp+"-profiles")
+
+	r := &Result{Command: o.command, Started: start, Machine: machine(o), Seed: o.seed}
+	r.Commit = gitCommit(repo)
+
+	// Corpora.
+	var reals []named
+	for _, name := range o.real {
+		logf("loading the %s corpus", name)
+		var c corpus.Corpus
+		switch name {
+		case "godoc":
+			c, err = corpus.Godoc("")
+		case "debian":
+			c, err = corpus.Debian()
+		default:
+			err = fmt.Errorf("unknown real corpus %q (godoc, debian)", name)
+		}
+		if err != nil {
+			return fmt.Errorf("corpus %s: %w", name, err)
+		}
+		reals = append(reals, named{c, name, false})
+	}
+	maxSize := 0
+	for _, n := range append(append([]int(nil), o.sizes...), o.stageDocs) {
+		maxSize = max(maxSize, n)
+	}
+	zipfAll := corpus.Zipf(o.seed, maxSize)
+	zipfOf := func(n int) named {
+		return named{corpus.Take(zipfAll, n), fmt.Sprintf("zipf-%s", short(n)), true}
+	}
+	for _, c := range append(reals, zipfOf(o.stageDocs)) {
+		r.Corpora = append(r.Corpora, describe(c))
+	}
+
+	// 1. Stage limits on the same input as the end-to-end runs.
+	brokers := strings.Split(o.brokers, ",")
+	for _, c := range append(reals, zipfOf(o.stageDocs)) {
+		sr := StageSet{Corpus: c.label, Docs: c.Len()}
+		logf("stage limits on %s (%d documents): analysis", c.label, c.Len())
+		if sr.Analysis, err = stages.Analysis(c, c.Len()); err != nil {
+			return fmt.Errorf("analysis limit: %w", err)
+		}
+		logf("stage limits on %s: Kafka produce + consume", c.label)
+		topic := fmt.Sprintf("bench-%s-%s-limit", stamp, c.label)
+		if sr.Kafka, err = stages.Kafka(ctx, brokers, topic, o.partitions, c, c.Len()); err != nil {
+			return fmt.Errorf("kafka limit: %w", err)
+		}
+		logf("stage limits on %s: Pebble writes", c.label)
+		pdir := filepath.Join(work, "pebble-limit")
+		if sr.Pebble, err = stages.Pebble(ctx, pdir, c, c.Len(), 1000); err != nil {
+			return fmt.Errorf("pebble limit: %w", err)
+		}
+		os.RemoveAll(pdir)
+		logf("stage limits on %s: MongoDB bulk writes", c.label)
+		if sr.Mongo, err = stages.Mongo(ctx, o.mongoURI, "benchlimit"+stamp[9:15], c, c.Len()); err != nil {
+			return fmt.Errorf("mongodb limit: %w", err)
+		}
+		r.Stages = append(r.Stages, sr)
+	}
+
+	// 2. The peer: Bleve in-process, batches of 1000.
+	bleveOn := append([]named(nil), reals...)
+	for _, n := range o.sizes {
+		if n <= o.bleveMax {
+			bleveOn = append(bleveOn, zipfOf(n))
+		}
+	}
+	for _, c := range bleveOn {
+		logf("Bleve indexing %s (%d documents)", c.label, c.Len())
+		dir := filepath.Join(work, "bleve-"+c.label)
+		b := bar(c.Len(), "bleve "+c.label)
+		pr, err := peer.BleveProgress(ctx, dir, c, 1000, func(done int) { _ = b.Set(done) })
+		_ = b.Finish()
+		os.RemoveAll(dir)
+		if err != nil {
+			return fmt.Errorf("bleve %s: %w", c.label, err)
+		}
+		pr.Corpus = c.label
+		r.Bleve = append(r.Bleve, pr)
+		logf("  bleve %s: %.0f docs/s", c.label, pr.DocsPerSec)
+	}
+
+	// 3. Termflow end to end.
+	cfg := e2e.Config{BinDir: filepath.Join(repo, "bin"), Brokers: o.brokers, MongoURI: o.mongoURI,
+		WorkDir: work, Partitions: o.partitions}
+	loads := append([]named(nil), reals...)
+	for _, n := range o.sizes {
+		loads = append(loads, zipfOf(n))
+	}
+	for i, c := range loads {
+		id := fmt.Sprintf("bench%s%02d", stamp[9:15], i)
+		profile := ""
+		if c.zipf && c.Len() == o.stageDocs && o.profileSecs > 0 {
+			profile = profDir
+		}
+		run, err := termflowRun(ctx, cfg, id, c, c.Len() <= o.completeMax, profile, o.profileSecs)
+		if err != nil {
+			return fmt.Errorf("termflow %s: %w", c.label, err)
+		}
+		r.Termflow = append(r.Termflow, run)
+	}
+
+	// 4. Latency at half the maximum rate, then 5000-document operations,
+	// on a fresh pipeline.
+	maxRate := 0.0
+	for _, t := range r.Termflow {
+		maxRate = max(maxRate, t.Load.IndexedDPS)
+	}
+	if err := latencyRuns(ctx, cfg, fmt.Sprintf("bench%slat", stamp[9:15]), zipfAll, maxRate, o, r); err != nil {
+		return err
+	}
+
+	r.Finished = time.Now().UTC()
+	r.evaluate()
+	if err := os.MkdirAll(resDir, 0o755); err != nil {
+		return err
+	}
+	jsonPath := filepath.Join(resDir, "bench-"+stamp+".json")
+	b, _ := json.MarshalIndent(r, "", "  ")
+	if err := os.WriteFile(jsonPath, b, 0o644); err != nil {
+		return err
+	}
+	plotPath := filepath.Join(resDir, "bench-"+stamp+"-throughput.svg")
+	if err := os.WriteFile(plotPath, r.plot(), 0o644); err != nil {
+		return err
+	}
+	rel := func(p string) string { q, _ := filepath.Rel(filepath.Join(repo, "docs"), p); return q }
+	md := r.markdown(rel(jsonPath), rel(plotPath), rel(profDir))
+	if !o.noDoc {
+		if err := appendDoc(filepath.Join(repo, "docs", "benchmarks.md"), md); err != nil {
+			return err
+		}
+	}
+	fmt.Println(md)
+	logf("results: %s, plot: %s", jsonPath, plotPath)
+	return nil
+}
+
+func short(n int) string {
+	switch {
+	case n >= 1000000 && n%1000000 == 0:
+		return fmt.Sprintf("%dM", n/1000000)
+	case n >= 1000 && n%1000 == 0:
+		return fmt.Sprintf("%dk", n/1000)
+	}
+	return strconv.Itoa(n)
+}
+
+func describe(c named) CorpusInfo {
+	ci := CorpusInfo{Name: c.label, Source: c.Name(), Docs: c.Len()}
+	for i := 0; i < c.Len(); i++ {
+		ci.Bytes += int64(len(c.Doc(i).JSON))
+	}
+	if ci.Docs > 0 {
+		ci.AvgBytes = float64(ci.Bytes) / float64(ci.Docs)
+	}
+	return ci
+}
+
+func gitCommit(repo string) string {
+	out, err := exec.Command("git", "-C", repo, "rev-parse", "--short", "HEAD").Output()
+	if err != nil {
+		return "unknown"
+	}
+	c := strings.TrimSpace(string(out))
+	if st, _ := exec.Command("git", "-C", repo, "status", "--porcelain", "--untracked-files=no").Output(); len(st) > 0 {
+		c += "+dirty"
+	}
+	return c
+}
+
+func machine(o options) Machine {
+	m := Machine{CPUs: runtime.NumCPU(), OS: runtime.GOOS + "/" + runtime.GOARCH, Go: runtime.Version()}
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			if k, v, ok := strings.Cut(l, ":"); ok && strings.TrimSpace(k) == "model name" {
+				m.CPU = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
+		var kb int64
+		fmt.Sscanf(string(b), "MemTotal: %d kB", &kb)
+		m.MemBytes = kb << 10
+	}
+	if out, err := exec.Command("uname", "-r").Output(); err == nil {
+		m.Kernel = strings.TrimSpace(string(out))
+	}
+	m.Kafka = os.Getenv("KAFKA_VERSION")
+	m.MongoDB = mongoServer(o.mongoURI)
+	return m
+}
+
+// mongoServer asks the server what it is: FerretDB answers buildInfo with
+// its own version and backend beside the MongoDB version it speaks.
+func mongoServer(uri string) string {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	cl, err := mongo.Connect(mongoopts.Client().ApplyURI(uri))
+	if err != nil {
+		return ""
+	}
+	defer cl.Disconnect(ctx)
+	var info bson.M
+	if err := cl.Database("admin").RunCommand(ctx, bson.D{{Key: "buildInfo", Value: 1}}).Decode(&info); err != nil {
+		return ""
+	}
+	s := fmt.Sprintf("MongoDB %v", info["version"])
+	if fv, ok := info["ferretdbVersion"]; ok {
+		s = fmt.Sprintf("FerretDB %v (speaks %s)", fv, s)
+	}
+	return s
+}

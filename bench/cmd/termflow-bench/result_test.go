@@ -1,0 +1,92 @@
+package main
+
+import (
+	"encoding/xml"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/termflow/termflow/bench/e2e"
+	"github.com/termflow/termflow/bench/peer"
+)
+
+func sampleResult() *Result {
+	r := &Result{Command: "make bench", Commit: "abc", Started: time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC),
+		Machine: Machine{CPUs: 2, MemBytes: 24 << 30}}
+	r.Finished = r.Started.Add(10 * time.Minute)
+	r.Bleve = []peer.Result{{Corpus: "zipf-10k", Docs: 10000, DocsPerSec: 7000}, {Corpus: "zipf-100k", Docs: 100000, DocsPerSec: 6000}}
+	persister := e2e.Sample{
+		metricApplySum: 10,
+		metricTermChunks: 1000,
+		metricDocsWritten + "{collection=chunks}": 900,
+		metricDocsWritten + "{collection=terms}":  200,
+		metricDocsWritten + "{collection=journal}": 50,
+	}
+	r.Termflow = []TermflowRun{
+		{Corpus: "zipf-10k", Docs: 10000, Completed: true, Load: e2e.Throughput{IndexedDPS: 12000, CompletedDS: 5000}},
+		{Corpus: "zipf-100k", Docs: 100000, Completed: true, Load: e2e.Throughput{IndexedDPS: 10000, CompletedDS: 4000},
+			Metrics: map[string]e2e.Sample{"persister": persister}},
+		{Corpus: "zipf-1M", Docs: 1000000, Load: e2e.Throughput{IndexedDPS: 9000}, PeakRSS: map[string]int64{"indexer": 700 << 20}},
+	}
+	r.Stages = []StageSet{{Corpus: "zipf-100k", Docs: 100000}}
+	r.Stages[0].Analysis.DocsPerSec = 40000
+	r.Stages[0].Mongo.Best.Combined.Seconds = 8 // 12,500 docs/s raw
+	r.Op5000 = []OpTiming{{0.2, 3.1}, {0.2, 6.0}, {0.3, 2.9}}
+	return r
+}
+
+func target(t *testing.T, r *Result, prefix string) Target {
+	t.Helper()
+	for _, x := range r.Targets {
+		if strings.HasPrefix(x.Name, prefix) {
+			return x
+		}
+	}
+	t.Fatalf("no target %q in %+v", prefix, r.Targets)
+	return Target{}
+}
+
+func TestEvaluate(t *testing.T) {
+	r := sampleResult()
+	r.evaluate()
+	// 12000/7000 = 1.71, 10000/6000 = 1.67: the lowest is 1.67, so met.
+	if x := target(t, r, "indexed throughput vs Bleve"); !x.Met || !strings.Contains(x.Measured, "1.67× (zipf-100k)") {
+		t.Fatalf("bleve target: %+v", x)
+	}
+	// 100000 docs / 10 s of apply = 10,000 docs/s vs 12,500 raw = 80 %.
+	if x := target(t, r, "persister vs raw"); !x.Met || !strings.HasPrefix(x.Measured, "80 %") {
+		t.Fatalf("persister target: %+v", x)
+	}
+	// (900 + 200) / 1000 = 1.10; with the journal 1.15.
+	if x := target(t, r, "MongoDB writes per"); !x.Met || !strings.HasPrefix(x.Measured, "1.10 ") || !strings.Contains(x.Measured, "1.15 counting") {
+		t.Fatalf("write amplification: %+v", x)
+	}
+	if x := target(t, r, "5000-document"); !x.Met || !strings.HasPrefix(x.Measured, "median 3.10 s of 3 (2.90–6.00 s)") {
+		t.Fatalf("op5000: %+v", x)
+	}
+	// indexed 10000/12000 = 83 %: missed.
+	if x := target(t, r, "throughput at 100k"); x.Met || x.Measured != "indexed 83 %, completed 80 %" {
+		t.Fatalf("scaling: %+v", x)
+	}
+	if x := target(t, r, "indexer peak RSS"); !x.Met || x.Measured != "700 MiB" {
+		t.Fatalf("rss: %+v", x)
+	}
+	md := r.markdown("../bench/results/x.json", "../bench/results/x.svg", "p")
+	for _, want := range []string{"| indexed throughput vs Bleve |", "| throughput at 100k ÷ at 10k | ≥ 90 % | indexed 83 %, completed 80 % | **no** |",
+		"![throughput by corpus size](../bench/results/x.svg)", "| zipf-1M | 1,000,000 |"} {
+		if !strings.Contains(md, want) {
+			t.Errorf("markdown lacks %q:\n%s", want, md)
+		}
+	}
+	if err := xml.Unmarshal(r.plot(), new(struct{})); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestShort(t *testing.T) {
+	for n, want := range map[int]string{1000: "1k", 1000000: "1M", 1500: "1500", 5000: "5k"} {
+		if got := short(n); got != want {
+			t.Errorf("short(%d) = %q, want %q", n, got, want)
+		}
+	}
+}

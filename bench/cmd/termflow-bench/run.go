@@ -1,0 +1,182 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/termflow/termflow/bench/corpus"
+	"github.com/termflow/termflow/bench/e2e"
+)
+
+// Documents per bulk request and requests in flight for the throughput
+// loads: a client loading a large file the way the CLI does.
+const (
+	loadPerRequest  = 5000
+	loadConcurrency = 2
+	latencyPerReq   = 150
+	opDocs          = 5000
+)
+
+// termflowRun loads c into a fresh pipeline and measures it; profile, when
+// set, is a directory for CPU profiles of the three services taken during
+// the load.
+func termflowRun(ctx context.Context, cfg e2e.Config, id string, c named, awaitCompleted bool, profile string, profileSecs int) (TermflowRun, error) {
+	run := TermflowRun{Corpus: c.label, Docs: c.Len(), Completed: awaitCompleted}
+	logf("termflow %s (%d documents): building request bodies", c.label, c.Len())
+	bodies, err := e2e.Bodies(docFunc(c), 0, c.Len(), loadPerRequest)
+	if err != nil {
+		return run, err
+	}
+	st, err := e2e.Start(ctx, cfg, id)
+	if err != nil {
+		return run, err
+	}
+	defer st.Stop()
+	before := map[string]e2e.Sample{}
+	for _, s := range e2e.Services {
+		if before[s], err = st.Scrape(ctx, s); err != nil {
+			return run, err
+		}
+	}
+	var profiles sync.WaitGroup
+	if profile != "" {
+		run.Profiles = map[string]string{}
+		if err := os.MkdirAll(profile, 0o755); err != nil {
+			return run, err
+		}
+		for _, s := range e2e.Services {
+			path := filepath.Join(profile, s+".pprof")
+			run.Profiles[s] = path
+			profiles.Add(1)
+			go func() {
+				defer profiles.Done()
+				time.Sleep(2 * time.Second)
+				if err := st.Profile(ctx, s, time.Duration(profileSecs)*time.Second, path); err != nil {
+					logf("profile %s: %v", s, err)
+				}
+			}()
+		}
+	}
+	b := bar(c.Len(), "termflow "+c.label)
+	load, err := st.Client().Load(ctx, "bench", bodies, c.Len(), loadPerRequest, loadConcurrency, awaitCompleted,
+		func(accepted, indexed, persisted int) {
+			b.Describe(fmt.Sprintf("termflow %s: accepted %d, indexed %d, persisted %d", c.label, accepted, indexed, persisted))
+			if awaitCompleted {
+				_ = b.Set(persisted)
+			} else {
+				_ = b.Set(indexed)
+			}
+		})
+	_ = b.Finish()
+	profiles.Wait()
+	if err != nil {
+		return run, fmt.Errorf("%w\nindexer log:\n%s\npersister log:\n%s", err, st.LogTail("indexer"), st.LogTail("persister"))
+	}
+	run.Load = load
+	logf("  termflow %s: indexed %.0f docs/s (%.1f s), completed %.0f docs/s (%.1f s)", c.label,
+		load.IndexedDPS, load.IndexedS, load.CompletedDS, load.CompletedS)
+	run.Metrics = map[string]e2e.Sample{}
+	for _, s := range e2e.Services {
+		after, err := st.Scrape(ctx, s)
+		if err != nil {
+			return run, err
+		}
+		run.Metrics[s] = termflowOnly(e2e.Delta(before[s], after))
+	}
+	if run.PeakRSS, err = st.PeakRSS(); err != nil {
+		return run, err
+	}
+	for s, path := range run.Profiles {
+		if top, err := pprofTop(filepath.Join(cfg.BinDir, "termflow-"+s), path); err == nil {
+			run.ProfileTop = append(run.ProfileTop, ProfileTop{Service: s, Top: top})
+		} else {
+			logf("pprof %s: %v", s, err)
+		}
+	}
+	return run, st.Stop()
+}
+
+// termflowOnly keeps the Termflow metrics of a scrape (not the Go runtime's
+// or the Kafka client's).
+func termflowOnly(s e2e.Sample) e2e.Sample {
+	out := e2e.Sample{}
+	for k, v := range s {
+		if strings.HasPrefix(k, "termflow_") && v != 0 {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+func docFunc(c corpus.Corpus) e2e.DocFunc {
+	return func(i int) (string, []byte) {
+		d := c.Doc(i)
+		return d.ID, d.JSON
+	}
+}
+
+// pprofTop is `go tool pprof -top` of a profile, its first lines.
+func pprofTop(bin, profile string) (string, error) {
+	out, err := exec.Command("go", "tool", "pprof", "-top", "-nodecount=25", bin, profile).CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("%v: %s", err, out)
+	}
+	return strings.TrimSpace(string(out)), nil
+}
+
+// latencyRuns measures, on a fresh pipeline, 150-document requests sent at
+// half the maximum indexed rate, then the time of 5000-document operations
+// from request to completed, one at a time on the idle pipeline.
+func latencyRuns(ctx context.Context, cfg e2e.Config, id string, c corpus.Corpus, maxRate float64, o options, r *Result) error {
+	if maxRate <= 0 {
+		return fmt.Errorf("no maximum rate measured")
+	}
+	rate := maxRate / 2
+	n := int(rate*float64(o.latencySecs)) / latencyPerReq * latencyPerReq
+	n = max(latencyPerReq, min(n, c.Len()-o.ops5000*opDocs))
+	bodies, err := e2e.Bodies(docFunc(c), 0, n, latencyPerReq)
+	if err != nil {
+		return err
+	}
+	st, err := e2e.Start(ctx, cfg, id)
+	if err != nil {
+		return err
+	}
+	defer st.Stop()
+	cl := st.Client()
+	logf("latency: %d requests of %d documents at %.0f docs/s (half of %.0f)", len(bodies), latencyPerReq, rate, maxRate)
+	lat, err := cl.LatencyAt(ctx, "latency", bodies, latencyPerReq, rate)
+	if err != nil {
+		return fmt.Errorf("latency run: %w\npersister log:\n%s", err, st.LogTail("persister"))
+	}
+	r.Latency = &lat
+	logf("  accepted p50 %.0f ms p99 %.0f ms; completed p50 %.0f ms p99 %.0f ms", lat.AcceptP50Ms, lat.AcceptP99Ms, lat.CompleteP50Ms, lat.CompleteP99Ms)
+	time.Sleep(2 * time.Second) // let the pipeline go idle
+	for k := 0; k < o.ops5000; k++ {
+		from := n + k*opDocs
+		body, err := e2e.Bodies(docFunc(c), from, from+opDocs, opDocs)
+		if err != nil {
+			return err
+		}
+		t0 := time.Now()
+		op, _, err := cl.Bulk(ctx, "op5000", body[0])
+		if err != nil {
+			return err
+		}
+		accepted := time.Since(t0).Seconds()
+		if _, err := cl.WaitCompleted(ctx, op); err != nil {
+			return err
+		}
+		total := time.Since(t0).Seconds()
+		r.Op5000 = append(r.Op5000, OpTiming{AcceptedS: accepted, CompletedS: total})
+		logf("  5000-document operation %d: accepted %.2f s, completed %.2f s", k+1, accepted, total)
+		time.Sleep(time.Second)
+	}
+	return st.Stop()
+}
