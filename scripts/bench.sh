@@ -4,9 +4,8 @@
 # KAFKA_BROKERS and MONGO_URI (make bench starts them with infra-up.sh).
 # Arguments go to the harness (see `go run ./cmd/termflow-bench -h` in bench/).
 #
-# The Debian corpus is read from the apt package lists. A fresh machine may
-# have none; as root this script runs `apt-get update` to fetch them,
-# otherwise it says what to do.
+# The Debian corpus is read from the apt package lists (scripts/apt-lists.sh
+# fetches them on a fresh machine).
 set -euo pipefail
 
 SCRIPT_DIR="$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd -P)"
@@ -18,17 +17,7 @@ die() { printf 'bench.sh: error: %s\n' "$*" >&2; exit 1; }
 	die "KAFKA_BROKERS and MONGO_URI must be set (run \`make bench\`, which starts the broker and FerretDB)"
 
 if [[ " $* " != *" -real "* ]] || [[ " $* " == *debian* ]]; then
-	if ! command -v apt-cache >/dev/null 2>&1; then
-		die "the Debian corpus needs apt-cache (a Debian or Ubuntu machine); run with BENCH_ARGS='-real godoc' elsewhere"
-	fi
-	if [ -z "$(apt-cache dumpavail 2>/dev/null | head -c 1)" ]; then
-		if [ "$(id -u)" -eq 0 ]; then
-			log "no apt package lists: apt-get update (for the Debian corpus)"
-			DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2 || die "apt-get update failed; the Debian corpus needs the package lists"
-		else
-			die "no apt package lists for the Debian corpus: run \`sudo apt-get update\` once, or BENCH_ARGS='-real godoc'"
-		fi
-	fi
+	"$SCRIPT_DIR/apt-lists.sh" || die "the Debian corpus is not available; run with BENCH_ARGS='-real godoc' to leave it out"
 fi
 
 # The broker's version, as scripts/kafka.sh fetched it.
