@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -30,6 +31,17 @@ import (
 )
 
 func main() {
+	// The live heap is a few batches in hand; nothing on it grows with the
+	// index. Collecting at 3x it instead of 2x cuts the collector's share
+	// of the CPU (about a tenth of the indexer's at the default) for some
+	// hundred MiB more; the soft limit keeps the process well inside the
+	// 1 GiB it may use. GOGC and GOMEMLIMIT still win when set.
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(200)
+	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(768 << 20)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Getenv, os.Stderr); err != nil && !errors.Is(err, context.Canceled) {
