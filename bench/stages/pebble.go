@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/batchrepr"
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/cockroachdb/pebble/v2/wal"
 
@@ -221,6 +222,10 @@ func lastWALBatch(fs vfs.FS, dir string) (pebbleBatch, error) {
 	if last == nil {
 		return pebbleBatch{}, errors.New("no batch in the write-ahead log")
 	}
+	// The log holds the batch with the sequence number the scratch store
+	// gave it; a batch to commit carries none (Pebble assigns it, and
+	// refuses a large batch that has one).
+	batchrepr.SetSeqNum(last, 0)
 	pb := pebbleBatch{repr: last}
 	err = eachEntry(last, func(_ pebble.InternalKeyKind, k, v []byte) error {
 		pb.keys++

@@ -4,9 +4,11 @@ package stages
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +18,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.mongodb.org/mongo-driver/v2/bson"
 
+	"github.com/termflow/termflow/bench/corpus"
 	"github.com/termflow/termflow/pkg/analysis"
 	"github.com/termflow/termflow/pkg/mongostore"
 	"github.com/termflow/termflow/pkg/posting"
@@ -179,4 +182,67 @@ func TestMongoLayoutIsMongostores(t *testing.T) {
 	if err != nil || !strings.Contains(doc.Src, "Rare7") || doc.O != 7 {
 		t.Fatalf("document d00007: %+v, %v", doc, err)
 	}
+}
+
+// TestStagesOnZipf runs every stage on the same synthetic corpus
+// (TERMFLOW_STAGES_DOCS documents, 2000 by default) and checks that they
+// saw the same input: the same documents and, where a stage counts them,
+// the same postings. It logs the results as JSON.
+func TestStagesOnZipf(t *testing.T) {
+	brokers := strings.Split(env(t, "TERMFLOW_TEST_KAFKA_BROKERS"), ",")
+	uri := env(t, "TERMFLOW_TEST_MONGO_URI")
+	n := 2000
+	if v := os.Getenv("TERMFLOW_STAGES_DOCS"); v != "" {
+		var err error
+		if n, err = strconv.Atoi(v); err != nil || n < 1 {
+			t.Fatalf("TERMFLOW_STAGES_DOCS=%q: want a positive number", v)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+	defer cancel()
+	c := corpus.Zipf(1, n)
+
+	an, err := Analysis(c, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logJSON(t, "analysis", an)
+	k, err := Kafka(ctx, brokers, unique("h2-stages-zipf"), 12, c, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logJSON(t, "kafka", k)
+	batchDocs := 1000
+	if v := os.Getenv("TERMFLOW_STAGES_PEBBLE_BATCH"); v != "" {
+		if batchDocs, err = strconv.Atoi(v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p, err := Pebble(ctx, t.TempDir(), c, 0, batchDocs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logJSON(t, "pebble", p)
+	m, err := Mongo(ctx, uri, strings.ReplaceAll(unique("h2_stages_zipf"), "-", "_"), c, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logJSON(t, "mongo", m)
+
+	if an.Docs != n || k.Produce.Docs != n || k.Consume.Docs != n || p.Docs != n || m.Docs != n || m.Best.Documents.Docs != n {
+		t.Fatalf("documents: analysis %d, kafka %d/%d, pebble %d, mongo %d/%d; want %d", an.Docs, k.Produce.Docs,
+			k.Consume.Docs, p.Docs, m.Docs, m.Best.Documents.Docs, n)
+	}
+	if m.Best.Chunks.Postings != an.Postings {
+		t.Fatalf("mongo chunks hold %d postings, analysis found %d", m.Best.Chunks.Postings, an.Postings)
+	}
+}
+
+func logJSON(t *testing.T, name string, v any) {
+	t.Helper()
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%s: %s", name, b)
 }

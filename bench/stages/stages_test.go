@@ -142,17 +142,21 @@ func TestKafkaRecordsAreIngests(t *testing.T) {
 // TestPebbleWritesReadBack replays the batches captured from the scratch
 // stores' write-ahead logs into a store: it must end up exactly like a store
 // written through pebblestore's Batch directly, and hold every document.
+// The stores' memtables are small, so that the batches are large ones to
+// Pebble (committed as flushable batches), as a poll of thousands of
+// documents is with pebblestore's default memtable.
 func TestPebbleWritesReadBack(t *testing.T) {
-	c := newFake(23)
-	batches, err := pebbleWrites(c, c.Len(), 10)
+	c := newFake(230)
+	const batchDocs = 100
+	batches, err := pebbleWrites(c, c.Len(), batchDocs)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(batches) != 3 || batches[0].docs != 10 || batches[2].docs != 3 {
-		t.Fatalf("batches %d (%d, %d docs), want 3 of 10, 10, 3", len(batches), batches[0].docs, batches[len(batches)-1].docs)
+	if len(batches) != 3 || batches[0].docs != 100 || batches[2].docs != 30 {
+		t.Fatalf("batches %d (%d, %d docs), want 3 of 100, 100, 30", len(batches), batches[0].docs, batches[len(batches)-1].docs)
 	}
 	open := func() *pebblestore.Store {
-		s, err := pebblestore.Open("db", pebblestore.Options{FS: vfs.NewMem(), Logger: quietPebble{}})
+		s, err := pebblestore.Open("db", pebblestore.Options{FS: vfs.NewMem(), Logger: quietPebble{}, MemTableBytes: 64 << 10})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -169,7 +173,7 @@ func TestPebbleWritesReadBack(t *testing.T) {
 			t.Fatal(err)
 		}
 		rb := ref.NewBatch()
-		if err := indexDocs(rb, c, i*10, min(i*10+10, c.Len()), seen); err != nil {
+		if err := indexDocs(rb, c, i*batchDocs, min((i+1)*batchDocs, c.Len()), seen); err != nil {
 			t.Fatal(err)
 		}
 		if err := rb.Commit(); err != nil {
@@ -181,8 +185,8 @@ func TestPebbleWritesReadBack(t *testing.T) {
 		t.Fatalf("replayed store holds %d keys, a directly written one %d (or they differ)", len(got), len(want))
 	}
 
-	if off, err := s.Applied(PebbleTopic, 0); err != nil || off != 22 {
-		t.Fatalf("applied %d, %v; want 22", off, err)
+	if off, err := s.Applied(PebbleTopic, 0); err != nil || off != int64(c.Len()-1) {
+		t.Fatalf("applied %d, %v; want %d", off, err, c.Len()-1)
 	}
 	// Every document's forward entry and postings are there.
 	postings := map[[2]string][]string{} // field, term → ids
