@@ -16,6 +16,7 @@
 package analysis
 
 import (
+	"bytes"
 	"encoding/json"
 	"sort"
 	"strings"
@@ -121,9 +122,25 @@ func (d *Document) TermCount() int {
 }
 
 // AnalyzeJSON analyzes a document given as a JSON object.
+//
+// It walks the JSON text directly (walkJSON) without building the decoded
+// object; the strings it analyzes are slices of one copy of src. Whatever
+// that walk does not take on (an escape it cannot resolve, a repeated key,
+// text after the object, anything invalid) goes the way of
+// encoding/json, which gives the result or the error, so both paths agree
+// (TestAnalyzeJSONPathsAgree).
 func AnalyzeJSON(src []byte) (Document, error) {
+	a := newAccumulator(len(src) / 8) // about a word per 8 bytes
+	if walkJSON(string(src), a) {
+		return a.document(), nil
+	}
+	return analyzeDecoded(src)
+}
+
+// analyzeDecoded is AnalyzeJSON through encoding/json.
+func analyzeDecoded(src []byte) (Document, error) {
 	var v map[string]any
-	dec := json.NewDecoder(strings.NewReader(string(src)))
+	dec := json.NewDecoder(bytes.NewReader(src))
 	dec.UseNumber()
 	if err := dec.Decode(&v); err != nil {
 		return Document{}, err
@@ -131,37 +148,63 @@ func AnalyzeJSON(src []byte) (Document, error) {
 	return Analyze(v), nil
 }
 
+// accumulator counts the terms of a document's fields and of AllField.
+type accumulator struct {
+	fields map[string]*Field
+	all    *Field
+}
+
+// newAccumulator sizes the AllField map for about words distinct terms.
+func newAccumulator(words int) *accumulator {
+	return &accumulator{fields: map[string]*Field{}, all: &Field{Name: AllField, Terms: make(map[string]uint32, words)}}
+}
+
+func (a *accumulator) add(path, text string) {
+	f := a.fields[path]
+	if f == nil {
+		f = &Field{Name: path, Terms: make(map[string]uint32, len(text)/8)}
+		a.fields[path] = f
+	}
+	all := a.all
+	Tokens(text, func(t string) {
+		f.Terms[t]++
+		f.Length++
+		all.Terms[t]++
+		all.Length++
+	})
+}
+
+func (a *accumulator) document() Document {
+	doc := Document{Fields: make([]Field, 0, len(a.fields)+1)}
+	for _, f := range a.fields {
+		if f.Length > 0 && f.Name != AllField {
+			doc.Fields = append(doc.Fields, *f)
+		}
+	}
+	if a.all.Length > 0 {
+		doc.Fields = append(doc.Fields, *a.all)
+	}
+	sort.Slice(doc.Fields, func(i, j int) bool { return doc.Fields[i].Name < doc.Fields[j].Name })
+	return doc
+}
+
 // Analyze analyzes a decoded JSON object (numbers as json.Number or float64).
 func Analyze(src map[string]any) Document {
-	fields := map[string]*Field{}
-	all := &Field{Name: AllField, Terms: map[string]uint32{}}
-	add := func(path, text string) {
-		f := fields[path]
-		if f == nil {
-			f = &Field{Name: path, Terms: map[string]uint32{}}
-			fields[path] = f
-		}
-		Tokens(text, func(t string) {
-			f.Terms[t]++
-			f.Length++
-			all.Terms[t]++
-			all.Length++
-		})
-	}
+	a := newAccumulator(0)
 	var walk func(path string, v any)
 	walk = func(path string, v any) {
 		switch x := v.(type) {
 		case string:
-			add(path, x)
+			a.add(path, x)
 		case json.Number:
-			add(path, x.String())
+			a.add(path, x.String())
 		case float64:
-			add(path, strconvFloat(x))
+			a.add(path, strconvFloat(x))
 		case bool:
 			if x {
-				add(path, "true")
+				a.add(path, "true")
 			} else {
-				add(path, "false")
+				a.add(path, "false")
 			}
 		case []any:
 			for _, e := range x {
@@ -178,17 +221,7 @@ func Analyze(src map[string]any) Document {
 		}
 	}
 	walk("", src)
-	doc := Document{Fields: make([]Field, 0, len(fields)+1)}
-	for _, f := range fields {
-		if f.Length > 0 && f.Name != AllField {
-			doc.Fields = append(doc.Fields, *f)
-		}
-	}
-	if all.Length > 0 {
-		doc.Fields = append(doc.Fields, *all)
-	}
-	sort.Slice(doc.Fields, func(i, j int) bool { return doc.Fields[i].Name < doc.Fields[j].Name })
-	return doc
+	return a.document()
 }
 
 // fieldName makes p a valid field path: valid UTF-8, at most MaxFieldBytes.
