@@ -167,12 +167,21 @@ func (e *Event) sizeHint() int {
 	return n
 }
 
-// Decode parses and checks an event.
+// Decode parses and checks an event. The form Encode writes is parsed by
+// hand (decodeFast); any other JSON spelling of an event by encoding/json.
 func Decode(b []byte) (*Event, error) {
 	var e Event
-	if err := json.Unmarshal(b, &e); err != nil {
-		return nil, fmt.Errorf("decode dirty-terms event: %w", err)
+	if !decodeFast(b, &e) {
+		e = Event{}
+		if err := json.Unmarshal(b, &e); err != nil {
+			return nil, fmt.Errorf("decode dirty-terms event: %w", err)
+		}
 	}
+	return check(&e)
+}
+
+// check validates a decoded event.
+func check(e *Event) (*Event, error) {
 	if e.V != Version {
 		return nil, fmt.Errorf("decode dirty-terms event: unsupported version %d", e.V)
 	}
@@ -183,5 +192,5 @@ func Decode(b []byte) (*Event, error) {
 			}
 		}
 	}
-	return &e, nil
+	return e, nil
 }
