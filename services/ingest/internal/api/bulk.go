@@ -124,7 +124,8 @@ const deleteKey = "_delete"
 type topLevel struct {
 	id    []byte   // raw value of "id", nil if absent
 	del   []byte   // raw value of "_delete", nil if absent
-	other []string // the other member names, in order
+	other string // the first other member's name
+	nOther int   // how many other members there are
 }
 
 // checkObject validates one document: at most maxBytes of valid UTF-8
@@ -141,6 +142,17 @@ func checkObject(raw []byte, maxBytes int) (topLevel, error) {
 	if len(raw) == 0 || raw[0] != '{' {
 		return top, errors.New("document must be a JSON object")
 	}
+	if top, ok := scanObject(raw); ok {
+		return top, nil
+	}
+	// Something is wrong or unusual: the decoder's walk gives the verdict
+	// and the exact message.
+	return walkObject(raw)
+}
+
+// walkObject is checkObject's exact path, through encoding/json's decoder.
+func walkObject(raw []byte) (topLevel, error) {
+	var top topLevel
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
 	if err := walk(dec, raw, 0, &top); err != nil {
@@ -164,8 +176,8 @@ func checkItem(raw []byte, maxBytes int) (item, error) {
 		if string(top.del) != "true" {
 			return item{}, fmt.Errorf(`%q must be true (it marks a delete; a document cannot have that field)`, deleteKey)
 		}
-		if len(top.other) > 0 {
-			return item{}, fmt.Errorf(`a delete ("%s": true) takes only "id", found %q`, deleteKey, top.other[0])
+		if top.nOther > 0 {
+			return item{}, fmt.Errorf(`a delete ("%s": true) takes only "id", found %q`, deleteKey, top.other)
 		}
 	}
 	if top.id == nil {
@@ -216,7 +228,10 @@ func walk(dec *json.Decoder, raw []byte, depth int, top *topLevel) error {
 				case deleteKey:
 					top.del = v
 				default:
-					top.other = append(top.other, k)
+					if top.nOther == 0 {
+						top.other = k
+					}
+					top.nOther++
 				}
 			}
 		}
