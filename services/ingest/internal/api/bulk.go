@@ -122,10 +122,10 @@ const deleteKey = "_delete"
 
 // topLevel is what checkObject reports of a document's top-level object.
 type topLevel struct {
-	id    []byte   // raw value of "id", nil if absent
-	del   []byte   // raw value of "_delete", nil if absent
-	other string // the first other member's name
-	nOther int   // how many other members there are
+	id     []byte // raw value of "id", nil if absent
+	del    []byte // raw value of "_delete", nil if absent
+	other  string // the first other member's name
+	nOther int    // how many other members there are
 }
 
 // checkObject validates one document: at most maxBytes of valid UTF-8
