@@ -5,7 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -171,9 +174,13 @@ func pebbleWrites(c corpus.Corpus, n, batchDocs int) ([]pebbleBatch, error) {
 
 // indexDocs adds to b the writes of indexing documents lo..hi-1 of c, new
 // documents at offsets lo..hi-1 of partition 0 of PebbleTopic, as
-// indexBatch does: the postings of every (field, term), the forward entry
-// and the applied offset.
+// indexBatch (services/indexer/internal/indexer/batch.go) does: each
+// document's forward entry in record order, then per (field, term), in
+// that order, one MergePostings of the term's postings in record order,
+// then the applied offset.
 func indexDocs(b *pebblestore.Batch, c corpus.Corpus, lo, hi int, seen map[string]struct{}) error {
+	type fieldTerm struct{ field, term string }
+	terms := map[fieldTerm][]pebblestore.Posting{}
 	for i := lo; i < hi; i++ {
 		d := c.Doc(i)
 		_, an, err := analyzeDoc(i, d, seen)
@@ -182,10 +189,20 @@ func indexDocs(b *pebblestore.Batch, c corpus.Corpus, lo, hi int, seen map[strin
 		}
 		for _, f := range an.Fields {
 			for t, tf := range f.Terms {
-				b.SetPosting(Index, f.Name, t, d.ID, tf, f.Length)
+				k := fieldTerm{f.Name, t}
+				terms[k] = append(terms[k], pebblestore.Posting{ID: d.ID, TF: tf, Length: f.Length})
 			}
 		}
 		b.SetForward(Index, d.ID, forwardOf(an))
+	}
+	keys := slices.SortedFunc(maps.Keys(terms), func(a, b fieldTerm) int {
+		if c := strings.Compare(a.field, b.field); c != 0 {
+			return c
+		}
+		return strings.Compare(a.term, b.term)
+	})
+	for _, k := range keys {
+		b.MergePostings(Index, k.field, k.term, terms[k])
 	}
 	b.SetApplied(PebbleTopic, 0, int64(hi-1))
 	return nil
