@@ -117,6 +117,8 @@ func (s *Stack) start(ctx context.Context, name string) error {
 	s.logs[name] = logf
 	cmd := exec.Command(bin)
 	cmd.Env = env
+	// A service never outlives the benchmark that started it.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start %s: %w", name, err)

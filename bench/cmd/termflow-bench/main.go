@@ -23,6 +23,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -52,6 +53,8 @@ type options struct {
 	profileSecs int
 	command     string
 	noDoc       bool
+	noStages    bool
+	noBleve     bool
 }
 
 func main() {
@@ -72,6 +75,8 @@ func main() {
 	flag.IntVar(&o.profileSecs, "profile-seconds", 10, "CPU profile length of each service during the stage-docs load (0: none)")
 	flag.StringVar(&o.command, "command", "make bench", "the command line to record in the results")
 	flag.BoolVar(&o.noDoc, "no-doc", false, "do not append to docs/benchmarks.md")
+	flag.BoolVar(&o.noStages, "no-stages", false, "skip the stage limits (a partial run, for trying out changes)")
+	flag.BoolVar(&o.noBleve, "no-bleve", false, "skip the Bleve peer (a partial run, for trying out changes)")
 	flag.Parse()
 	for _, s := range strings.Split(sizes, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
@@ -88,7 +93,7 @@ func main() {
 	if o.brokers == "" || o.mongoURI == "" {
 		fatalf("KAFKA_BROKERS and MONGO_URI (or -brokers, -mongo-uri) must name the broker and MongoDB server; `make bench` starts them with scripts/infra-up.sh")
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, o); err != nil {
 		fatalf("%v", err)
@@ -169,6 +174,9 @@ func run(ctx context.Context, o options) error {
 	// 1. Stage limits on the same input as the end-to-end runs.
 	brokers := strings.Split(o.brokers, ",")
 	for _, c := range append(reals, zipfOf(o.stageDocs)) {
+		if o.noStages {
+			break
+		}
 		sr := StageSet{Corpus: c.label, Docs: c.Len()}
 		logf("stage limits on %s (%d documents): analysis", c.label, c.Len())
 		if sr.Analysis, err = stages.Analysis(c, c.Len()); err != nil {
@@ -200,6 +208,9 @@ func run(ctx context.Context, o options) error {
 		}
 	}
 	for _, c := range bleveOn {
+		if o.noBleve {
+			break
+		}
 		logf("Bleve indexing %s (%d documents)", c.label, c.Len())
 		dir := filepath.Join(work, "bleve-"+c.label)
 		b := bar(c.Len(), "bleve "+c.label)
