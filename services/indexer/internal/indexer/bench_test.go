@@ -18,7 +18,11 @@ import (
 // of 5 words, "body" of 15}) with words from a Zipf-distributed vocabulary,
 // all of one operation, deterministic for a seed. The ids are doc-0..doc-n-1
 // whatever the seed, so a second seed replaces the documents of the first.
-func benchRecords(seed uint64, n int) []*kgo.Record {
+func benchRecords(seed uint64, n int) []*kgo.Record { return benchRecordsFrom(seed, 0, n) }
+
+// benchRecordsFrom is benchRecords with ids doc-first..doc-(first+n-1) at
+// offsets first.. .
+func benchRecordsFrom(seed uint64, first, n int) []*kgo.Record {
 	r := rand.New(rand.NewPCG(seed, 0x7465726d666c6f77))
 	vocab := strings.Fields("the a is of to and in it returns if for be that value an or not by with this")
 	for len(vocab) < 20000 {
@@ -37,14 +41,15 @@ func benchRecords(seed uint64, n int) []*kgo.Record {
 		return strings.Join(ws, " ")
 	}
 	recs := make([]*kgo.Record, n)
-	for i := range recs {
+	for k := range recs {
+		i := first + k
 		id := fmt.Sprintf("doc-%d", i)
 		doc, err := json.Marshal(map[string]string{"id": id, "title": words(5), "body": words(15)})
 		if err != nil {
 			panic(err)
 		}
 		env := document.Envelope{V: document.SchemaVersion, Index: "godoc", ID: id, Doc: doc}
-		recs[i] = &kgo.Record{Topic: "docs", Partition: 0, Offset: int64(i), Key: document.Key("godoc", id), Value: env.Encode(),
+		recs[k] = &kgo.Record{Topic: "docs", Partition: 0, Offset: int64(i), Key: document.Key("godoc", id), Value: env.Encode(),
 			Headers: []kgo.RecordHeader{
 				{Key: document.HeaderOperation, Value: []byte("op_bench")},
 				{Key: document.HeaderSeq, Value: document.Seq(i)},
@@ -96,4 +101,36 @@ func BenchmarkIndexBatch(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkIndexCommit: one operation indexes a batch of 1000 new documents
+// (a bulk load: every id is new) and commits it to an in-memory store that
+// keeps growing, so the cost includes Pebble's memtable inserts and, over
+// the run, its flushes and compactions (which run on background goroutines
+// and compete for the same cores). Run it with a fixed count (-benchtime
+// 40x): the store grows with every operation.
+func BenchmarkIndexCommit(b *testing.B) {
+	const n = 1000
+	b.Run(fmt.Sprintf("records=%d", n), func(b *testing.B) {
+		s, err := pebblestore.Open("db", pebblestore.Options{FS: vfs.NewMem(), Logger: quietPebble{}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer s.Close()
+		b.ReportAllocs()
+		first := 0
+		for b.Loop() {
+			b.StopTimer()
+			recs := benchRecordsFrom(uint64(first), first, n)
+			b.StartTimer()
+			pb := s.NewBatch()
+			if _, err := indexBatch(s, pb, "ix", "docs", 0, recs, 0); err != nil {
+				b.Fatal(err)
+			}
+			if err := pb.Commit(); err != nil {
+				b.Fatal(err)
+			}
+			first += n
+		}
+	})
 }
