@@ -2,6 +2,7 @@ package stages
 
 import (
 	"fmt"
+	"runtime"
 	"time"
 
 	"github.com/termflow/termflow/bench/corpus"
@@ -14,6 +15,9 @@ import (
 type AnalysisResult struct {
 	Corpus     string `json:"corpus"`
 	Goroutines int    `json:"goroutines"`
+	// GOMAXPROCS during the measurement: 1, so that the garbage
+	// collector's work is on the same core too.
+	GOMAXPROCS int `json:"gomaxprocs"`
 	// Throughput counts documents and the bytes of their record values
 	// (the envelopes the indexer decodes).
 	Throughput
@@ -30,7 +34,9 @@ type AnalysisResult struct {
 // Analysis decodes and analyzes the first n documents of c (n <= 0: all) on
 // the calling goroutine, as the indexer does per record: document.Decode of
 // the record, then analysis.AnalyzeJSON of its document. The records are
-// built before the timer starts.
+// built before the timer starts. It runs with GOMAXPROCS 1 (restored after),
+// so the rate is that of one core, garbage collection included; nothing
+// else of the process should run meanwhile.
 func Analysis(c corpus.Corpus, n int) (AnalysisResult, error) {
 	n = limit(c, n)
 	keys := make([][]byte, n)
@@ -45,6 +51,8 @@ func Analysis(c corpus.Corpus, n int) (AnalysisResult, error) {
 		bytes += int64(len(values[i]))
 	}
 	var tokens, postings int64
+	procs := runtime.GOMAXPROCS(1)
+	defer runtime.GOMAXPROCS(procs)
 	start := time.Now()
 	for i := range n {
 		env, err := document.Decode(keys[i], values[i], 0)
@@ -60,7 +68,7 @@ func Analysis(c corpus.Corpus, n int) (AnalysisResult, error) {
 		postings += p
 	}
 	elapsed := time.Since(start)
-	r := AnalysisResult{Corpus: c.Name(), Goroutines: 1, Throughput: throughput(n, bytes, elapsed),
+	r := AnalysisResult{Corpus: c.Name(), Goroutines: 1, GOMAXPROCS: runtime.GOMAXPROCS(0), Throughput: throughput(n, bytes, elapsed),
 		Tokens: tokens, Postings: postings}
 	r.TokensPerSec = rate(tokens, r.Seconds)
 	r.PostingsPerSec = rate(postings, r.Seconds)

@@ -64,9 +64,10 @@ type KafkaResult struct {
 	// every record produced.
 	Consume Throughput `json:"consume"`
 	// Together: the same records produced again while a consumer that
-	// started at the end of the topic reads them, from the first Produce
-	// until the last record was consumed (the two stages running at once,
-	// as ingest and indexers do).
+	// started at the end of the topic (and polled once, so it is connected,
+	// as a running indexer is) reads them, from the first Produce until the
+	// last record was consumed: the two stages running at once, as ingest
+	// and indexers do.
 	Together Throughput `json:"together"`
 }
 
@@ -155,11 +156,19 @@ func Kafka(ctx context.Context, brokers []string, topicName string, partitions i
 	if err != nil {
 		return res, err
 	}
+	cl, err := newConsumer(kcfg, log, topicName, from)
+	if err != nil {
+		return res, err
+	}
+	defer cl.Close()
+	if err := warm(ctx, cl); err != nil {
+		return res, err
+	}
 	start = time.Now()
 	var produceErr error
 	var wg sync.WaitGroup
 	wg.Go(func() { produceErr = produceAll(ctx, producer, recs2) })
-	got, gotBytes, err = consume(ctx, kcfg, log, topicName, from, n)
+	got, gotBytes, err = drain(ctx, cl, n)
 	wg.Wait()
 	res.Together = throughput(got, gotBytes, time.Since(start))
 	if err = errors.Join(produceErr, err); err != nil {
@@ -276,11 +285,9 @@ func produceAll(ctx context.Context, cl *kgo.Client, recs []*kgo.Record) error {
 	return nil
 }
 
-// consume reads want records from topicName with a new client, from the
-// given offsets (nil: every partition from the start), and returns how many
-// records it read and their size.
-func consume(ctx context.Context, kcfg kclient.Config, log zerolog.Logger, topicName string,
-	from map[int32]kgo.Offset, want int) (int, int64, error) {
+// newConsumer is a consumer of topicName with the indexer's fetch sizes,
+// from the given offsets (nil: every partition from the start).
+func newConsumer(kcfg kclient.Config, log zerolog.Logger, topicName string, from map[int32]kgo.Offset) (*kgo.Client, error) {
 	opts := append(kclient.Options(kcfg, "bench_consumer", log, nil),
 		kgo.FetchMaxPartitionBytes(fetchMaxPartitionBytes), kgo.FetchMaxBytes(fetchMaxBytes))
 	if from == nil {
@@ -290,9 +297,26 @@ func consume(ctx context.Context, kcfg kclient.Config, log zerolog.Logger, topic
 	}
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
-		return 0, 0, fmt.Errorf("kafka consumer: %w", err)
+		return nil, fmt.Errorf("kafka consumer: %w", err)
+	}
+	return cl, nil
+}
+
+// consume reads want records with a new consumer (see newConsumer) and
+// returns how many records it read and their size.
+func consume(ctx context.Context, kcfg kclient.Config, log zerolog.Logger, topicName string,
+	from map[int32]kgo.Offset, want int) (int, int64, error) {
+	cl, err := newConsumer(kcfg, log, topicName, from)
+	if err != nil {
+		return 0, 0, err
 	}
 	defer cl.Close()
+	return drain(ctx, cl, want)
+}
+
+// drain polls cl until it has read want records, and returns how many it
+// read and their size.
+func drain(ctx context.Context, cl *kgo.Client, want int) (int, int64, error) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
 	got, bytes := 0, int64(0)
@@ -316,4 +340,17 @@ func consume(ctx context.Context, kcfg kclient.Config, log zerolog.Logger, topic
 		})
 	}
 	return got, bytes, nil
+}
+
+// warm polls cl once, briefly, so that it has its connections and fetch
+// sessions before a measurement starts, as a running indexer has. It returns
+// an error if that poll returned records (there must be none yet).
+func warm(ctx context.Context, cl *kgo.Client) error {
+	wctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	fs := cl.PollFetches(wctx)
+	if n := fs.NumRecords(); n > 0 {
+		return fmt.Errorf("warm-up poll read %d records past the end of the topic", n)
+	}
+	return ctx.Err()
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -55,13 +56,14 @@ func docs(pairs ...string) *fakeCorpus {
 
 func TestAnalysisCounts(t *testing.T) {
 	c := docs("1", `{"id": "1", "title": "Hello hello world"}`, "2", `{"id": 2, "n": 3.5, "ok": true}`)
+	procs := runtime.GOMAXPROCS(0)
 	r, err := Analysis(c, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// doc 1: id{1} title{hello×2, world} → 4 tokens; postings id:1, title:2, _all:3 = 6.
 	// doc 2: id{2} n{3.5} ok{true} → 3 tokens; postings 3 + _all:3 = 6.
-	if r.Docs != 2 || r.Tokens != 7 || r.Postings != 12 || r.Goroutines != 1 {
+	if r.Docs != 2 || r.Tokens != 7 || r.Postings != 12 || r.Goroutines != 1 || r.GOMAXPROCS != 1 {
 		t.Fatalf("docs %d tokens %d postings %d goroutines %d, want 2, 7, 12, 1", r.Docs, r.Tokens, r.Postings, r.Goroutines)
 	}
 	want := int64(len(envelope(c.docs[0])) + len(envelope(c.docs[1])))
@@ -73,6 +75,9 @@ func TestAnalysisCounts(t *testing.T) {
 	}
 	if _, err := json.Marshal(r); err != nil {
 		t.Fatal(err)
+	}
+	if p := runtime.GOMAXPROCS(0); p != procs {
+		t.Fatalf("GOMAXPROCS %d after Analysis, %d before", p, procs)
 	}
 }
 
