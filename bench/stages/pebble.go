@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"os"
 	"slices"
 	"sort"
 	"strings"
@@ -69,6 +70,9 @@ func Pebble(ctx context.Context, dir string, c corpus.Corpus, n int, batchDocs i
 	res := PebbleResult{Corpus: c.Name(), BatchDocs: batchDocs, Sync: true, Options: "pebblestore.Open defaults"}
 	if batchDocs < 1 {
 		return res, fmt.Errorf("batch of %d documents: want at least 1", batchDocs)
+	}
+	if ents, err := os.ReadDir(dir); err == nil && len(ents) > 0 {
+		return res, fmt.Errorf("pebble directory %q is not empty: the stage writes a new store", dir)
 	}
 	batches, err := pebbleWrites(c, n, batchDocs)
 	if err != nil {

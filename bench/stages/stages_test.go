@@ -277,6 +277,9 @@ func TestPebble(t *testing.T) {
 	if _, err := Pebble(context.Background(), t.TempDir(), c, 0, 0); err == nil {
 		t.Fatal("batch of 0 documents: no error")
 	}
+	if _, err := Pebble(context.Background(), dir, c, 0, 16); err == nil || !strings.Contains(err.Error(), "not empty") {
+		t.Fatalf("a store in the directory already: %v, want an error", err)
+	}
 }
 
 func TestPebbleRejectsDuplicateIDs(t *testing.T) {
