@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/termflow/termflow/bench/corpus"
 	"github.com/termflow/termflow/pkg/analysis"
+	"github.com/termflow/termflow/pkg/dirtyterms"
 	"github.com/termflow/termflow/pkg/mongostore"
 	"github.com/termflow/termflow/pkg/posting"
 )
@@ -245,4 +247,113 @@ func logJSON(t *testing.T, name string, v any) {
 		t.Fatal(err)
 	}
 	t.Logf("%s: %s", name, b)
+}
+
+// TestMongoSetIsThePersisters applies a bulk load of a corpus to a database
+// through mongostore.ApplyBatch, as the persister does, and checks that the
+// term heads, chunks and documents it leaves are exactly the ones the Mongo
+// stage inserts. The corpus is large enough for terms to split into chunk
+// documents. When mongostore's layout changes, this fails until
+// persistedDocuments follows.
+func TestMongoSetIsThePersisters(t *testing.T) {
+	uri := env(t, "TERMFLOW_TEST_MONGO_URI")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	c := newFake(posting.MaxChunk + 100)
+	set, err := persistedDocuments(c, c.Len(), posting.MaxChunk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(set.chunks) == 0 {
+		t.Fatal("no chunk documents: the corpus must split a term")
+	}
+
+	// The dirty-terms event of indexing the whole corpus in one batch.
+	ev := &dirtyterms.Event{V: dirtyterms.Version, Indexer: "h2", Topic: PebbleTopic, Partition: 0,
+		FirstOffset: 0, LastOffset: int64(c.Len() - 1)}
+	type fieldTerm struct{ field, term string }
+	ops := map[fieldTerm][]dirtyterms.Op{}
+	seen := map[string]struct{}{}
+	for i := range c.Len() {
+		d := c.Doc(i)
+		src, an, err := analyzeDoc(i, d, seen)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec := dirtyterms.Record{Offset: int64(i), Index: Index, ID: d.ID, Source: src, Count: 1}
+		for _, f := range an.Fields {
+			rec.Fields = append(rec.Fields, dirtyterms.FieldDelta{Field: f.Name, Docs: 1, Length: int64(f.Length)})
+			for term, tf := range f.Terms {
+				k := fieldTerm{f.Name, term}
+				ops[k] = append(ops[k], dirtyterms.Op{Rec: i, TF: tf, Length: f.Length})
+			}
+		}
+		ev.Records = append(ev.Records, rec)
+	}
+	for k, o := range ops {
+		ev.Terms = append(ev.Terms, dirtyterms.Term{Index: Index, Field: k.field, Term: k.term, Ops: o})
+	}
+	slices.SortFunc(ev.Terms, func(a, b dirtyterms.Term) int {
+		return strings.Compare(a.Field+"\x00"+a.Term, b.Field+"\x00"+b.Term)
+	})
+
+	database := strings.ReplaceAll(unique("h2_stages_persister"), "-", "_")
+	s, err := mongostore.Open(ctx, uri, database, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close(context.Background())
+	defer s.Database().Drop(context.Background())
+	cp, err := s.LoadCheckpoint(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.ApplyBatch(ctx, []mongostore.Item{{Offset: 0, Event: ev}}, &cp); err != nil {
+		t.Fatal(err)
+	}
+
+	for _, k := range []struct {
+		coll string
+		want []bson.Raw
+	}{
+		{mongostore.CollTerms, set.heads},
+		{mongostore.CollChunks, set.chunks},
+		{mongostore.CollDocuments, set.docs},
+	} {
+		cur, err := s.Database().Collection(k.coll).Find(ctx, bson.D{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]bson.M{}
+		for cur.Next(ctx) {
+			var m bson.M
+			if err := cur.Decode(&m); err != nil {
+				t.Fatal(err)
+			}
+			got[fmt.Sprint(m["_id"])] = m
+		}
+		if err := cur.Err(); err != nil {
+			t.Fatal(err)
+		}
+		cur.Close(ctx)
+		if len(got) != len(k.want) {
+			t.Errorf("%s: the persister wrote %d documents, the stage inserts %d", k.coll, len(got), len(k.want))
+		}
+		bad := 0
+		for _, raw := range k.want {
+			var m bson.M
+			if err := bson.Unmarshal(raw, &m); err != nil {
+				t.Fatal(err)
+			}
+			id := fmt.Sprint(m["_id"])
+			if g, ok := got[id]; !ok || !reflect.DeepEqual(g, m) {
+				if bad++; bad <= 3 {
+					t.Errorf("%s %q:\n persister %v\n stage     %v", k.coll, id, g, m)
+				}
+			}
+		}
+		if bad > 0 {
+			t.Errorf("%s: %d of %d documents differ", k.coll, bad, len(k.want))
+		}
+	}
 }
