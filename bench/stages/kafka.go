@@ -33,6 +33,10 @@ const (
 	fetchMaxBytes          = 64 << 20
 )
 
+// warmupKey is the key of the record that warms the producer up; consumers
+// do not count it. It has no "/", so no document key equals it.
+const warmupKey = "termflow-bench-warmup"
+
 // KafkaSettings are the client settings a Kafka result was measured with.
 type KafkaSettings struct {
 	Acks                   string            `json:"acks"`
@@ -58,7 +62,9 @@ type KafkaResult struct {
 	Partitions int           `json:"partitions"`
 	Settings   KafkaSettings `json:"settings"`
 	// Produce: from the first Produce call until Kafka acknowledged every
-	// record.
+	// record (the producer sent one uncounted record before, so it has its
+	// producer id and the topic's metadata, as a running ingest service
+	// has).
 	Produce Throughput `json:"produce"`
 	// Consume: a fresh consumer, from its creation until it has fetched
 	// every record produced.
@@ -100,6 +106,14 @@ func Kafka(ctx context.Context, brokers []string, topicName string, partitions i
 	}
 	defer admCl.Close()
 	adm := kadm.NewClient(admCl)
+	// The topic is deleted afterwards: it must be this run's own.
+	existing, err := adm.ListTopics(kadm.WithAuthorizedOps(ctx), topicName)
+	if err != nil {
+		return res, fmt.Errorf("list topics: %w", err)
+	}
+	if d, ok := existing[topicName]; ok && d.Err == nil {
+		return res, fmt.Errorf("topic %q exists already: the Kafka stage creates and deletes its own", topicName)
+	}
 	if err := topic.Ensure(ctx, adm, -1, spec); err != nil {
 		return res, err
 	}
@@ -117,6 +131,12 @@ func Kafka(ctx context.Context, brokers []string, topicName string, partitions i
 		return res, fmt.Errorf("kafka producer: %w", err)
 	}
 	defer producer.Close()
+	// A running ingest service has its producer id and the topic's
+	// metadata: one record, not counted, gets them before the timer.
+	warmup := &kgo.Record{Topic: topicName, Key: []byte(warmupKey)}
+	if err := producer.ProduceSync(ctx, warmup).FirstErr(); err != nil {
+		return res, fmt.Errorf("produce warm-up record: %w", err)
+	}
 
 	// Produce.
 	start := time.Now()
@@ -335,6 +355,9 @@ func drain(ctx context.Context, cl *kgo.Client, want int) (int, int64, error) {
 			return got, bytes, ferr
 		}
 		fs.EachRecord(func(r *kgo.Record) {
+			if string(r.Key) == warmupKey {
+				return
+			}
 			got++
 			bytes += recordBytes(r)
 		})

@@ -73,9 +73,10 @@ func TestKafkaIntegration(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cl.Close()
+	adm := kadm.NewClient(cl)
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		topics, err := kadm.NewClient(cl).ListTopics(kadm.WithAuthorizedOps(ctx), topicName)
+		topics, err := adm.ListTopics(kadm.WithAuthorizedOps(ctx), topicName)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -86,6 +87,22 @@ func TestKafkaIntegration(t *testing.T) {
 			t.Fatalf("topic %s still exists", topicName)
 		}
 		time.Sleep(200 * time.Millisecond)
+	}
+	// A topic that exists already is refused, and left alone.
+	other := unique("h2-stages-kafka-existing")
+	if resp, err := adm.CreateTopic(ctx, 1, -1, nil, other); err != nil || resp.Err != nil {
+		t.Fatalf("create topic: %v, %v", err, resp.Err)
+	}
+	defer adm.DeleteTopic(context.Background(), other)
+	if _, err := Kafka(ctx, brokers, other, 1, c, 10); err == nil || !strings.Contains(err.Error(), "exists already") {
+		t.Fatalf("Kafka on an existing topic: %v, want an error", err)
+	}
+	topics, err := adm.ListTopics(kadm.WithAuthorizedOps(ctx), other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d, ok := topics[other]; !ok || d.Err != nil {
+		t.Fatalf("the existing topic %s was deleted", other)
 	}
 }
 
