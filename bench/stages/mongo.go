@@ -76,6 +76,10 @@ func MongoBatches(ctx context.Context, uri, database string, c corpus.Corpus, n 
 	if len(batchSizes) == 0 {
 		return res, fmt.Errorf("no batch sizes")
 	}
+	// Every trial drops the database after it: it must be this run's own.
+	if err := checkNoDatabase(ctx, uri, database); err != nil {
+		return res, err
+	}
 	set, err := persistedDocuments(c, n, posting.MaxChunk)
 	if err != nil {
 		return res, err
@@ -98,10 +102,6 @@ func MongoBatches(ctx context.Context, uri, database string, c corpus.Corpus, n 
 
 func mongoTrial(ctx context.Context, uri, database string, set *mongoSet, size int) (MongoTrial, error) {
 	t := MongoTrial{BatchSize: size}
-	// A database left by an interrupted run would make inserts fail.
-	if err := dropDatabase(ctx, uri, database); err != nil {
-		return t, err
-	}
 	// mongostore.Open makes the persister's indexes.
 	s, err := mongostore.Open(ctx, uri, database, zerolog.Nop())
 	if err != nil {
@@ -317,15 +317,21 @@ func persistedDocuments(c corpus.Corpus, n, maxChunk int) (*mongoSet, error) {
 	return set, nil
 }
 
-// dropDatabase drops database.
-func dropDatabase(ctx context.Context, uri, database string) error {
-	s, err := mongostore.Open(ctx, uri, database, zerolog.Nop())
+// checkNoDatabase fails if database holds a collection on the server at
+// uri. (It asks for the collections of that database only: listing the
+// databases makes FerretDB size every one of them.)
+func checkNoDatabase(ctx context.Context, uri, database string) error {
+	cl, err := mongo.Connect(options.Client().ApplyURI(uri).SetServerSelectionTimeout(10 * time.Second))
 	if err != nil {
-		return err
+		return fmt.Errorf("connect to mongodb: %w", err)
 	}
-	defer s.Close(context.WithoutCancel(ctx))
-	if err := s.Database().Drop(ctx); err != nil {
-		return fmt.Errorf("drop database %q: %w", database, err)
+	defer cl.Disconnect(context.WithoutCancel(ctx))
+	names, err := cl.Database(database).ListCollectionNames(ctx, bson.D{})
+	if err != nil {
+		return fmt.Errorf("list collections of %q: %w", database, err)
+	}
+	if len(names) > 0 {
+		return fmt.Errorf("database %q exists already (collections %v): the MongoDB stage creates and drops its own", database, names)
 	}
 	return nil
 }

@@ -139,24 +139,25 @@ func TestMongoIntegration(t *testing.T) {
 		t.Fatalf("best trial %d is none of the trials", r.Best.BatchSize)
 	}
 	// The database was dropped.
+	if err := checkNoDatabase(ctx, uri, database); err != nil {
+		t.Fatal(err)
+	}
+	// A database that exists is refused, and left alone.
 	s, err := mongostore.Open(ctx, uri, database, zerolog.Nop())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close(context.Background())
-	names, err := s.Database().Client().ListDatabaseNames(ctx, bson.D{{Key: "name", Value: database}})
-	if err != nil {
+	defer s.Database().Drop(context.Background())
+	if _, err := s.Database().Collection("keep").InsertOne(ctx, bson.D{{Key: "_id", Value: 1}}); err != nil {
 		t.Fatal(err)
 	}
-	// mongostore.Open just made its indexes again: the database exists
-	// now, but holds no documents.
-	for _, coll := range []string{mongostore.CollDocuments, mongostore.CollChunks, mongostore.CollTerms} {
-		n, err := s.Database().Collection(coll).CountDocuments(ctx, bson.D{})
-		if err != nil || n != 0 {
-			t.Fatalf("%s holds %d documents after the run (%v); databases %v", coll, n, err, names)
-		}
+	if _, err := MongoBatches(ctx, uri, database, c, 5, []int{10}); err == nil || !strings.Contains(err.Error(), "exists already") {
+		t.Fatalf("MongoBatches on an existing database: %v, want an error", err)
 	}
-	_ = s.Database().Drop(ctx)
+	if n, err := s.Database().Collection("keep").CountDocuments(ctx, bson.D{}); err != nil || n != 1 {
+		t.Fatalf("the existing database lost its document: %d, %v", n, err)
+	}
 }
 
 // TestMongoLayoutIsMongostores writes the documents into a database and
