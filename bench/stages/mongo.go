@@ -3,6 +3,7 @@ package stages
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -100,17 +101,18 @@ func MongoBatches(ctx context.Context, uri, database string, c corpus.Corpus, n 
 	return res, nil
 }
 
-func mongoTrial(ctx context.Context, uri, database string, set *mongoSet, size int) (MongoTrial, error) {
-	t := MongoTrial{BatchSize: size}
+func mongoTrial(ctx context.Context, uri, database string, set *mongoSet, size int) (t MongoTrial, err error) {
 	// mongostore.Open makes the persister's indexes.
 	s, err := mongostore.Open(ctx, uri, database, zerolog.Nop())
 	if err != nil {
-		return t, err
+		return MongoTrial{BatchSize: size}, err
 	}
 	defer func() {
 		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 		defer cancel()
-		_ = s.Database().Drop(dctx)
+		if derr := s.Database().Drop(dctx); derr != nil {
+			err = errors.Join(err, fmt.Errorf("drop database %q: %w", database, derr))
+		}
 		_ = s.Close(dctx)
 	}()
 	t, err = writeSet(ctx, s.Database(), set, size)
