@@ -194,7 +194,7 @@ func run(ctx context.Context, o options) error {
 		}
 		os.RemoveAll(pdir)
 		logf("stage limits on %s: MongoDB bulk writes", c.label)
-		if sr.Mongo, err = stages.Mongo(ctx, o.mongoURI, "benchlimit"+stamp[9:15], c, c.Len()); err != nil {
+		if sr.Mongo, err = stages.Mongo(ctx, o.mongoURI, fmt.Sprintf("benchlimit%s%d", stamp[9:15], len(r.Stages)), c, c.Len()); err != nil {
 			return fmt.Errorf("mongodb limit: %w", err)
 		}
 		r.Stages = append(r.Stages, sr)
