@@ -161,12 +161,16 @@ type Indexer struct {
 // per partition even when it is larger than the limits (KIP-74), so a record
 // up to the documents topic's limit never stalls a partition; it is then
 // dead-lettered by MaxDocumentBytes. A partition's part of a fetch, and so a
-// batch, stays near fetchPartitionBytes. producerBatchBytes must take the
-// largest dead letter (a documents record plus headers) and stay below the
-// limit of the topics the indexer produces to.
+// batch, stays near fetchPartitionBytes. fetchBytes bounds what a backlog
+// keeps buffered in the client: decompressed, a fetch of short documents is
+// several times its size in records on the heap (at 64 MiB, with a backlog,
+// they were most of the indexer's 300 MB live heap); a poll takes at most
+// MaxPollRecords of them anyway. producerBatchBytes must take the largest
+// dead letter (a documents record plus headers) and stay below the limit of
+// the topics the indexer produces to.
 const (
 	fetchPartitionBytes = 4 << 20
-	fetchBytes          = 64 << 20
+	fetchBytes          = 16 << 20
 	producerBatchBytes  = 32 << 20
 )
 
