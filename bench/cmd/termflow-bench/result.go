@@ -312,7 +312,7 @@ func (r *Result) markdown(jsonPath, plotPath, profDir string) string {
 	fmt.Fprintf(&b, "![throughput by corpus size](%s)\n\n", plotPath)
 
 	if l := r.Latency; l != nil {
-		fmt.Fprintf(&b, "**Latency** of %d requests of %d documents sent open-loop at %s docs/s (half the highest indexed rate above): "+
+		fmt.Fprintf(&b, "**Latency** of %d requests of %d documents sent open-loop at %s docs/s (half the highest rate to completed above): "+
 			"to 202 (durable in Kafka) p50 %s ms, p99 %s ms; to `completed` (durable in MongoDB) p50 %s ms, p99 %s ms, max %s ms.\n\n",
 			l.Requests, l.PerRequest, report.Num(l.RateDocsPerSec), report.Num(l.AcceptP50Ms), report.Num(l.AcceptP99Ms),
 			report.Num(l.CompleteP50Ms), report.Num(l.CompleteP99Ms), report.Num(l.CompleteMaxMs))

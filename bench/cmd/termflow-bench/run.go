@@ -135,7 +135,7 @@ func pprofTop(bin, profile string) (string, error) {
 // from request to completed, one at a time on the idle pipeline.
 func latencyRuns(ctx context.Context, cfg e2e.Config, id string, c corpus.Corpus, maxRate float64, o options, r *Result) error {
 	if maxRate <= 0 {
-		return fmt.Errorf("no maximum rate measured")
+		return fmt.Errorf("no completed load measured, so no maximum rate: let -complete-max include one of -sizes")
 	}
 	rate := maxRate / 2
 	n := int(rate*float64(o.latencySecs)) / latencyPerReq * latencyPerReq
@@ -150,7 +150,7 @@ func latencyRuns(ctx context.Context, cfg e2e.Config, id string, c corpus.Corpus
 	}
 	defer st.Stop()
 	cl := st.Client()
-	logf("latency: %d requests of %d documents at %.0f docs/s (half of %.0f)", len(bodies), latencyPerReq, rate, maxRate)
+	logf("latency: %d requests of %d documents at %.0f docs/s (half the highest completed rate, %.0f)", len(bodies), latencyPerReq, rate, maxRate)
 	lat, err := cl.LatencyAt(ctx, "latency", bodies, latencyPerReq, rate)
 	if err != nil {
 		return fmt.Errorf("latency run: %w\npersister log:\n%s", err, st.LogTail("persister"))
