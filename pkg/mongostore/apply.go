@@ -273,9 +273,9 @@ func (s *Store) writeCheckpoint(ctx context.Context, cp Checkpoint, st *ApplySta
 // record of each document wins. A document whose first record in the batch
 // created it (count +1) did not exist at the checkpoint, so it is inserted
 // without a delete (FerretDB's deletes scan the collection), and not
-// written at all if the batch also deletes it. Other documents are
-// replaced in place (or deleted). safe replaces every document: a failed
-// attempt may have written documents of events after the checkpoint.
+// written at all if the batch also deletes it. Everything else is
+// replaced. safe replaces every document: a failed attempt may have
+// written documents of events after the checkpoint.
 func (s *Store) applyDocuments(ctx context.Context, ev *dirtyterms.Event, safe bool, st *ApplyStats) error {
 	last, created := map[string]int{}, map[string]bool{}
 	for i, r := range ev.Records {
@@ -286,7 +286,7 @@ func (s *Store) applyDocuments(ctx context.Context, ev *dirtyterms.Event, safe b
 		last[k] = i
 	}
 	keys := slices.Sorted(maps.Keys(last))
-	var replaced, fresh, deleted []string
+	var replaced, fresh []string
 	var replacedDocs, freshDocs []any
 	for _, k := range keys {
 		r := ev.Records[last[k]]
@@ -298,16 +298,14 @@ func (s *Store) applyDocuments(ctx context.Context, ev *dirtyterms.Event, safe b
 		case created[k] && d == nil:
 		case created[k]:
 			fresh, freshDocs = append(fresh, k), append(freshDocs, d)
-		case d == nil:
-			deleted = append(deleted, k)
 		default:
-			replaced, replacedDocs = append(replaced, k), append(replacedDocs, d)
+			replaced = append(replaced, k)
+			if d != nil {
+				replacedDocs = append(replacedDocs, d)
+			}
 		}
 	}
-	if err := s.deleteIDs(ctx, s.docs, deleted, st); err != nil {
-		return err
-	}
-	if err := s.replaceByID(ctx, s.docs, replaced, replacedDocs, st); err != nil {
+	if err := s.replace(ctx, s.docs, replaced, replacedDocs, st); err != nil {
 		return err
 	}
 	return s.insertFresh(ctx, s.docs, fresh, freshDocs, st)
@@ -512,13 +510,9 @@ func (s *Store) planTerms(ctx context.Context, ev *dirtyterms.Event, st *ApplySt
 	}
 	splits := map[*termWork][]split{}
 	for _, t := range targets {
-		changed := t.chunk.Apply(t.ops)
-		if t.w.cached != nil && !changed && int64(len(t.chunk.Postings)) == t.w.cached.head.Chunks[t.meta].N {
+		if !t.chunk.Apply(t.ops) && t.w.cached != nil {
 			continue
 		}
-		// Changed, or a chunk its head miscounts: an attempt that failed
-		// after rewriting the chunk in place but before its head (the
-		// replayed ops change nothing then) is finished here.
 		splits[t.w] = append(splits[t.w], split{t: t, parts: posting.Split(t.chunk, s.maxChunk)})
 	}
 	tw.cache = map[string]*cachedHead{}
@@ -552,14 +546,8 @@ func (s *Store) planTerms(ctx context.Context, ev *dirtyterms.Event, st *ApplySt
 		for _, m := range metas {
 			n += m.N
 		}
-		// A head deleted, or rewritten with other chunk ranges, is
-		// journaled with its chunks rewritten in place: undoing the batch
-		// puts them back, and deletes the chunks it created. A head that
-		// keeps its ranges is replaced in place (atomic per document):
-		// after a crash it holds the old or the new value, and replaying
-		// the batch's ops over either gives the same result.
-		restore := w.cached != nil && (n == 0 || len(metas) != len(old))
-		if restore {
+		if w.cached != nil {
+			// The head is rewritten or deleted: the journal keeps its value.
 			oh := w.cached.head
 			if w.cached.inline {
 				oh.P = sps[0].t.old
@@ -609,10 +597,8 @@ func (s *Store) planTerms(ctx context.Context, ev *dirtyterms.Event, st *ApplySt
 					if len(sp.parts) == 1 && w.cached != nil && !w.cached.inline {
 						// Rewritten in place: the journal keeps the old block.
 						tw.Chunks = append(tw.Chunks, c)
-						if restore {
-							m := old[sp.t.meta]
-							un.Chunks = append(un.Chunks, chunkDoc{ID: id, TK: w.key, Index: w.index, Lo: m.Lo, Hi: m.Hi, N: m.N, P: sp.t.old})
-						}
+						m := old[sp.t.meta]
+						un.Chunks = append(un.Chunks, chunkDoc{ID: id, TK: w.key, Index: w.index, Lo: m.Lo, Hi: m.Hi, N: m.N, P: sp.t.old})
 					} else {
 						tw.NewChunks = append(tw.NewChunks, c)
 						un.NewChunks = append(un.NewChunks, id)
@@ -656,75 +642,34 @@ type termWrites struct {
 }
 
 // writeTerms performs tw up to the garbage: chunks, then heads, so a reader
-// following a head always finds its chunks. New documents are inserted,
-// existing ones replaced in place, one by one in a bulk write: FerretDB
-// finds a single _id through its index, while a delete scans the whole
-// collection.
+// following a head always finds its chunks. New documents are inserted
+// without a delete (FerretDB's deletes scan the collection).
 func (s *Store) writeTerms(ctx context.Context, tw *termWrites, st *ApplyStats) error {
 	st.Chunks += len(tw.NewChunks) + len(tw.Chunks)
-	if err := insertNew(ctx, s, s.chunks, tw.NewChunks, func(c chunkDoc) string { return c.ID }, st); err != nil {
+	if err := rewrite(ctx, s, s.chunks, tw.NewChunks, tw.Chunks, nil, func(c chunkDoc) string { return c.ID }, st); err != nil {
 		return err
 	}
-	if err := replaceAll(ctx, s, s.chunks, tw.Chunks, func(c chunkDoc) string { return c.ID }, st); err != nil {
-		return err
-	}
-	if err := insertNew(ctx, s, s.terms, tw.NewHeads, func(h headDoc) string { return h.ID }, st); err != nil {
-		return err
-	}
-	if err := replaceAll(ctx, s, s.terms, tw.Heads, func(h headDoc) string { return h.ID }, st); err != nil {
-		return err
-	}
-	return s.deleteIDs(ctx, s.terms, tw.HeadDeletes, st)
+	return rewrite(ctx, s, s.terms, tw.NewHeads, tw.Heads, tw.HeadDeletes, func(h headDoc) string { return h.ID }, st)
 }
 
-func insertNew[T any](ctx context.Context, s *Store, c *mongo.Collection, docs []T, id func(T) string, st *ApplyStats) error {
-	ids, all := make([]string, len(docs)), make([]any, len(docs))
-	for i, d := range docs {
-		ids[i], all[i] = id(d), d
+// rewrite makes collection c hold fresh (new ids), replaced (existing
+// ids, with new values) and none of gone: one delete of the replaced and
+// gone ids, then one unordered insert of everything.
+func rewrite[T any](ctx context.Context, s *Store, c *mongo.Collection, fresh, replaced []T, gone []string, id func(T) string, st *ApplyStats) error {
+	ids := slices.Clone(gone)
+	all := make([]string, 0, len(fresh)+len(replaced))
+	docs := make([]any, 0, len(fresh)+len(replaced))
+	for _, d := range replaced {
+		ids = append(ids, id(d))
+		all, docs = append(all, id(d)), append(docs, d)
 	}
-	return s.insertFresh(ctx, c, ids, all, st)
-}
-
-func replaceAll[T any](ctx context.Context, s *Store, c *mongo.Collection, docs []T, id func(T) string, st *ApplyStats) error {
-	ids, all := make([]string, len(docs)), make([]any, len(docs))
-	for i, d := range docs {
-		ids[i], all[i] = id(d), d
+	for _, d := range fresh {
+		all, docs = append(all, id(d)), append(docs, d)
 	}
-	return s.replaceByID(ctx, c, ids, all, st)
-}
-
-// replaceStep is the most replacements one update command carries:
-// FerretDB 1.24 keeps each statement's read open until the command ends,
-// and a command of more statements than its SQLite pool has connections
-// (100) waits forever.
-const replaceStep = 50
-
-// replaceByID sets each document ids[i] to docs[i], inserting it if
-// missing: unordered bulk writes of single-_id replacements.
-func (s *Store) replaceByID(ctx context.Context, c *mongo.Collection, ids []string, docs []any, st *ApplyStats) error {
-	for len(docs) > 0 {
-		n := min(replaceStep, len(docs))
-		models := make([]mongo.WriteModel, n)
-		for i := range models {
-			models[i] = mongo.NewReplaceOneModel().SetFilter(bson.D{{Key: "_id", Value: ids[i]}}).
-				SetReplacement(docs[i]).SetUpsert(true)
-		}
-		if err := s.beforeWrite(); err != nil {
-			return err
-		}
-		res, err := c.BulkWrite(ctx, models, options.BulkWrite().SetOrdered(false))
-		w := 0
-		if res != nil {
-			w = int(res.MatchedCount + res.UpsertedCount)
-		}
-		s.sent(c.Name(), "update", err, w)
-		if err != nil {
-			return fmt.Errorf("replace %s: %w", c.Name(), err)
-		}
-		st.Writes++
-		ids, docs = ids[n:], docs[n:]
+	if err := s.deleteIDs(ctx, c, ids, st); err != nil {
+		return err
 	}
-	return nil
+	return s.insertFresh(ctx, c, all, docs, st)
 }
 
 // statWrites are the new values of an index's statistics documents.

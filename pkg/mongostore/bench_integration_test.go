@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -88,6 +89,9 @@ func benchPersist(b *testing.B, n, poll int) {
 			}
 			pairs += st.TermChunks
 			batches++
+			if testing.Verbose() {
+				fmt.Fprintf(os.Stderr, "batch %d: %v since start, %+v; time by command %v\n", batches, time.Since(start).Round(time.Millisecond), st, spent)
+			}
 		}
 		persist := time.Since(start)
 		b.StopTimer()

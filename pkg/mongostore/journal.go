@@ -133,26 +133,26 @@ func (s *Store) finish(ctx context.Context, j *journal, cp int64, st *ApplyStats
 	return s.deleteMany(ctx, s.journal, bson.D{{Key: "off", Value: j.Off}, {Key: "parts", Value: bson.D{{Key: "$gt", Value: 0}}}})
 }
 
-// undoJournal puts back what a batch's journal says it overwrote: old
-// chunks, then old heads, replaced in place (a reader never finds a listed
-// chunk missing: the chunks the old heads list were never deleted, since
-// garbage goes only after the checkpoint), then deletes what the batch
-// created and restores the statistics.
+// undoJournal puts back what a batch's journal says it overwrote.
 func (s *Store) undoJournal(ctx context.Context, u *undo) error {
 	var st ApplyStats
-	if err := replaceAll(ctx, s, s.chunks, u.Chunks, func(c chunkDoc) string { return c.ID }, &st); err != nil {
+	ids := slices.Clone(u.NewHeads)
+	docs := make([]any, 0, len(u.Heads))
+	for _, h := range u.Heads {
+		ids, docs = append(ids, h.ID), append(docs, h)
+	}
+	if err := s.replace(ctx, s.terms, ids, docs, &st); err != nil {
 		return err
 	}
-	if err := replaceAll(ctx, s, s.terms, u.Heads, func(h headDoc) string { return h.ID }, &st); err != nil {
+	ids = slices.Clone(u.NewChunks)
+	docs = make([]any, 0, len(u.Chunks))
+	for _, c := range u.Chunks {
+		ids, docs = append(ids, c.ID), append(docs, c)
+	}
+	if err := s.replace(ctx, s.chunks, ids, docs, &st); err != nil {
 		return err
 	}
-	if err := s.deleteIDs(ctx, s.terms, u.NewHeads, &st); err != nil {
-		return err
-	}
-	if err := s.deleteIDs(ctx, s.chunks, u.NewChunks, &st); err != nil {
-		return err
-	}
-	docs := make([]any, 0, len(u.IndexStats))
+	docs = make([]any, 0, len(u.IndexStats))
 	for _, d := range u.IndexStats {
 		docs = append(docs, d)
 	}

@@ -58,7 +58,7 @@ func TestRecoverJournals(t *testing.T) {
 	}
 
 	s := openTestStore(t)
-	s.maxChunk, s.journalPartMax = crashChunk, 300
+	s.maxChunk, s.journalPartMax = crashChunk, 1500
 	cp = Checkpoint{Offset: -1}
 	if _, err := s.Apply(ctx, 0, evs[0], &cp); err != nil {
 		t.Fatal(err)

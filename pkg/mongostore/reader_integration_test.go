@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 
@@ -16,23 +17,23 @@ import (
 )
 
 // missingChunks lists the chunks that heads list but the chunks collection
-// does not hold.
-func missingChunks(ctx context.Context, s *Store) (missing []string, err error) {
+// does not hold, and the ids the journal (if any) is rewriting.
+func missingChunks(ctx context.Context, s *Store) (missing []string, rewriting map[string]bool, err error) {
 	cur, err := s.terms.Find(ctx, bson.D{})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var heads []headDoc
 	if err := cur.All(ctx, &heads); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	cur, err = s.chunks.Find(ctx, bson.D{})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var chunks []chunkDoc
 	if err := cur.All(ctx, &chunks); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	have := map[string]bool{}
 	for _, c := range chunks {
@@ -48,13 +49,28 @@ func missingChunks(ctx context.Context, s *Store) (missing []string, err error) 
 			}
 		}
 	}
-	return missing, nil
+	cur, err = s.journal.Find(ctx, bson.D{})
+	if err != nil {
+		return nil, nil, err
+	}
+	var parts []journalPart
+	if err := cur.All(ctx, &parts); err != nil {
+		return nil, nil, err
+	}
+	rewriting = map[string]bool{}
+	for _, p := range parts {
+		for _, c := range p.U.Chunks {
+			rewriting[c.ID] = true
+		}
+	}
+	return missing, rewriting, nil
 }
 
 // TestHeadsNeverListMissingChunks checks, before every write of a crash-free
-// run and of runs crashed at every write position (restart mode), the
-// undoing of crashed batches included, that no head lists a chunk that is
-// missing.
+// run and of runs crashed at every write position (restart mode), that no
+// head lists a chunk that is missing, except a chunk the journal is
+// rewriting in place (delete then insert: FerretDB has no cheap in-place
+// replace, see search.go's retry).
 func TestHeadsNeverListMissingChunks(t *testing.T) {
 	evs := crashScript()
 	ctx := context.Background()
@@ -68,13 +84,15 @@ func TestHeadsNeverListMissingChunks(t *testing.T) {
 			var failed error
 			hook := func() error {
 				writes++
-				missing, err := missingChunks(ctx, s)
+				missing, rewriting, err := missingChunks(ctx, s)
 				if err != nil {
 					return err
 				}
 				checked++
-				if len(missing) > 0 && failed == nil {
-					failed = fmt.Errorf("before write %d: a head lists missing chunks %v", writes, missing)
+				for _, id := range missing {
+					if !rewriting[id] && failed == nil {
+						failed = fmt.Errorf("before write %d: a head lists missing chunk %s", writes, id)
+					}
 				}
 				if crash && writes == crashAt {
 					return errCrash
@@ -125,37 +143,16 @@ func TestHeadsNeverListMissingChunks(t *testing.T) {
 	}
 }
 
-// TestReadDuringChunkRewrite reads a term while a chunk its head lists is
-// missing. The persister never leaves one missing (chunks are inserted
-// before the heads that list them, replaced in place, deleted after: see
-// TestHeadsNeverListMissingChunks), but another writer or an older
-// persister (delete then insert) can: the readers must wait for the chunk,
-// not fail. The chunk is taken away by hand and put back 300 ms later.
+// TestReadDuringChunkRewrite reads a term while the persister has deleted
+// one of its listed chunks and not yet inserted its new value (the in-place
+// rewrite of a chunk): the reader must wait for the chunk, not fail.
 func TestReadDuringChunkRewrite(t *testing.T) {
 	evs := crashScript()
 	ctx := context.Background()
 	s := openTestStore(t)
 	s.maxChunk = crashChunk
 	cp := Checkpoint{Offset: -1}
-	for i, ev := range evs[:2] {
-		if _, err := s.Apply(ctx, int64(i), ev, &cp); err != nil {
-			t.Fatal(err)
-		}
-	}
-	tk := TermKey("books", "body", "common")
-	var h headDoc
-	if err := s.terms.FindOne(ctx, bson.D{{Key: "_id", Value: tk}}).Decode(&h); err != nil {
-		t.Fatal(err)
-	}
-	if h.P != nil || len(h.Chunks) < 2 {
-		t.Fatalf("%s: %d chunks, inline %v: want chunk documents", tk, len(h.Chunks), h.P != nil)
-	}
-	id := chunkID(tk, uint64(h.Chunks[1].Lo), uint64(h.Chunks[1].Hi))
-	var c bson.Raw
-	if err := s.chunks.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&c); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.chunks.DeleteOne(ctx, bson.D{{Key: "_id", Value: id}}); err != nil {
+	if _, err := s.Apply(ctx, 0, evs[0], &cp); err != nil {
 		t.Fatal(err)
 	}
 	type result struct {
@@ -164,22 +161,41 @@ func TestReadDuringChunkRewrite(t *testing.T) {
 		err  error
 	}
 	results := make(chan result, 2)
-	go func() {
-		ps, _, err := s.Postings(ctx, "books", "body", "common")
-		results <- result{"postings", len(ps), err}
-	}()
-	go func() {
-		res, err := s.Search(ctx, "books", analysis.ParseQuery("body:common"), 0, 1)
-		results <- result{"search", res.Total, err}
-	}()
-	time.Sleep(300 * time.Millisecond) // the readers find the chunk missing
-	if _, err := s.chunks.InsertOne(ctx, c); err != nil {
-		t.Fatal(err)
+	started := false
+	s.writeHook = func() error {
+		if started {
+			return nil
+		}
+		missing, _, err := missingChunks(ctx, s)
+		if err != nil || len(missing) == 0 {
+			return err
+		}
+		started = true
+		tk, _, _ := strings.Cut(missing[0], "#")
+		parts := strings.Split(tk, "|") // index|term|field
+		go func() {
+			ps, _, err := s.Postings(ctx, parts[0], parts[2], parts[1])
+			results <- result{"postings " + tk, len(ps), err}
+		}()
+		go func() {
+			res, err := s.Search(ctx, parts[0], analysis.ParseQuery(parts[2]+":"+parts[1]), 0, 1)
+			results <- result{"search " + tk, res.Total, err}
+		}()
+		time.Sleep(300 * time.Millisecond) // the readers find the chunk missing
+		return nil
+	}
+	for i := 1; i < len(evs); i++ {
+		if _, err := s.Apply(ctx, int64(i), evs[i], &cp); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !started {
+		t.Fatal("no write left a listed chunk missing: the test reads nothing")
 	}
 	for range 2 {
 		r := <-results
-		if r.err != nil || int64(r.n) != h.N {
-			t.Errorf("%s of %s while chunk %s was missing: %d results (want %d), error %v", r.what, tk, id, r.n, h.N, r.err)
+		if r.err != nil || r.n == 0 {
+			t.Errorf("%s during a chunk rewrite: %d results, error %v", r.what, r.n, r.err)
 		}
 	}
 }
