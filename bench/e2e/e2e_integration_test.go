@@ -10,7 +10,14 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	mdb "go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
 )
+
+func mongoClient(uri string) (*mdb.Client, error) {
+	return mdb.Connect(options.Client().ApplyURI(uri))
+}
 
 // TestLoadThroughRealServices drives a small load through the three real
 // services on the real broker and FerretDB and checks that what the
@@ -96,5 +103,17 @@ func TestLoadThroughRealServices(t *testing.T) {
 	}
 	if err := st.Stop(); err != nil {
 		t.Fatal(err)
+	}
+	if err := st.Drop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	mc, err := mongoClient(mongo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mc.Disconnect(ctx)
+	names, err := mc.ListDatabaseNames(ctx, map[string]any{"name": id})
+	if err != nil || len(names) != 0 {
+		t.Fatalf("database %s after Drop: %v %v", id, names, err)
 	}
 }

@@ -37,7 +37,7 @@ func termflowRun(ctx context.Context, cfg e2e.Config, id string, c named, awaitC
 	if err != nil {
 		return run, err
 	}
-	defer st.Stop()
+	defer cleanup(st)
 	before := map[string]e2e.Sample{}
 	for _, s := range e2e.Services {
 		if before[s], err = st.Scrape(ctx, s); err != nil {
@@ -102,6 +102,17 @@ func termflowRun(ctx context.Context, cfg e2e.Config, id string, c named, awaitC
 	return run, st.Stop()
 }
 
+// cleanup stops a stack and deletes its topics, groups and database, so a
+// run leaves nothing on the broker and MongoDB server.
+func cleanup(st *e2e.Stack) {
+	_ = st.Stop()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	if err := st.Drop(ctx); err != nil {
+		logf("cleaning up %s: %v", st.ID, err)
+	}
+}
+
 // termflowOnly keeps the Termflow metrics of a scrape (not the Go runtime's
 // or the Kafka client's).
 func termflowOnly(s e2e.Sample) e2e.Sample {
@@ -148,7 +159,7 @@ func latencyRuns(ctx context.Context, cfg e2e.Config, id string, c corpus.Corpus
 	if err != nil {
 		return err
 	}
-	defer st.Stop()
+	defer cleanup(st)
 	cl := st.Client()
 	logf("latency: %d requests of %d documents at %.0f docs/s (half the highest completed rate, %.0f)", len(bodies), latencyPerReq, rate, maxRate)
 	lat, err := cl.LatencyAt(ctx, "latency", bodies, latencyPerReq, rate)
