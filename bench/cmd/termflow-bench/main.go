@@ -51,6 +51,7 @@ type options struct {
 	ops5000     int
 	partitions  int
 	profileSecs int
+	profileDocs int
 	command     string
 	noDoc       bool
 	noStages    bool
@@ -72,7 +73,8 @@ func main() {
 	flag.IntVar(&o.latencySecs, "latency-seconds", 30, "duration of the latency run at half the maximum rate")
 	flag.IntVar(&o.ops5000, "op5000-runs", 3, "5000-document operations timed to completed")
 	flag.IntVar(&o.partitions, "partitions", 4, "partitions of the documents topic")
-	flag.IntVar(&o.profileSecs, "profile-seconds", 10, "CPU profile length of each service during the stage-docs load (0: none)")
+	flag.IntVar(&o.profileSecs, "profile-seconds", 10, "CPU profile length of each service during the -profile-docs load (0: none)")
+	flag.IntVar(&o.profileDocs, "profile-docs", 100000, "the synthetic load (one of -sizes) during which the services are profiled")
 	flag.StringVar(&o.command, "command", "make bench", "the command line to record in the results")
 	flag.BoolVar(&o.noDoc, "no-doc", false, "do not append to docs/benchmarks.md")
 	flag.BoolVar(&o.noStages, "no-stages", false, "skip the stage limits (a partial run, for trying out changes)")
@@ -235,7 +237,7 @@ func run(ctx context.Context, o options) error {
 	for i, c := range loads {
 		id := fmt.Sprintf("bench%s%02d", stamp[9:15], i)
 		profile := ""
-		if c.zipf && c.Len() == o.stageDocs && o.profileSecs > 0 {
+		if c.zipf && c.Len() == o.profileDocs && o.profileSecs > 0 {
 			profile = profDir
 		}
 		run, err := termflowRun(ctx, cfg, id, c, c.Len() <= o.completeMax, profile, o.profileSecs)
