@@ -26,7 +26,7 @@ var DefaultMongoBatches = []int{100, 1000, 10000}
 // insertMany. Bytes are the documents' BSON sizes.
 type MongoWrite struct {
 	Throughput
-	// Postings held by the documents (in chunks, and inline in heads).
+	// Postings held by the documents (chunks only).
 	Postings       int64   `json:"postings"`
 	PostingsPerSec float64 `json:"postings_per_sec"`
 	// Requests are the insertMany calls made.
@@ -131,8 +131,8 @@ func writeSet(ctx context.Context, db *mongo.Database, set *mongoSet, size int) 
 		w        *MongoWrite
 	}{
 		{mongostore.CollDocuments, set.docs, 0, &t.Documents},
-		{mongostore.CollChunks, set.chunks, set.chunkPostings, &t.Chunks},
-		{mongostore.CollTerms, set.heads, set.headPostings, &t.Heads},
+		{mongostore.CollChunks, set.chunks, set.postings, &t.Chunks},
+		{mongostore.CollTerms, set.heads, 0, &t.Heads},
 	}
 	var all time.Duration
 	for _, k := range kinds {
@@ -154,7 +154,7 @@ func writeSet(ctx context.Context, db *mongo.Database, set *mongoSet, size int) 
 		}
 	}
 	t.Combined = mongoWrite(t.Chunks.Docs+t.Heads.Docs+t.Documents.Docs, t.Chunks.Bytes+t.Heads.Bytes+t.Documents.Bytes,
-		set.chunkPostings+set.headPostings, t.Chunks.Requests+t.Heads.Requests+t.Documents.Requests, all)
+		set.postings, t.Chunks.Requests+t.Heads.Requests+t.Documents.Requests, all)
 	return t, nil
 }
 
@@ -189,8 +189,7 @@ func rawBytes(docs []bson.Raw) int64 {
 // mongoSet is the MongoDB documents of a bulk load, BSON-encoded.
 type mongoSet struct {
 	chunks, heads, docs []bson.Raw
-	// postings in chunk documents and inline in heads
-	chunkPostings, headPostings int64
+	postings            int64
 }
 
 // The persister's MongoDB documents (pkg/mongostore store.go: chunkDoc,
@@ -218,7 +217,6 @@ type (
 		Term   string           `bson:"term"`
 		N      int64            `bson:"n"`
 		Chunks []benchChunkMeta `bson:"chunks"`
-		P      []byte           `bson:"p,omitempty"`
 	}
 	benchStored struct {
 		ID     string `bson:"_id"`
@@ -233,8 +231,6 @@ type (
 // a bulk load of the first n documents of c (document i at offset i of one
 // partition): every term's postings, sorted by (hash, id) and split into
 // hash-range chunks of at most maxChunk postings by posting.Split, encoded
-// by posting.Encode, inline in the term's head when there is one chunk,
-// else in chunk documents
 // by posting.Encode; the term heads listing them; the stored documents.
 // A persister that grew the lists batch by batch may have cut its chunks at
 // other hashes; their number and sizes are about the same.
@@ -292,29 +288,22 @@ func persistedDocuments(c corpus.Corpus, n, maxChunk int) (*mongoSet, error) {
 		t.ps = nil
 		parts := posting.Split(posting.Chunk{Lo: 0, Hi: math.MaxUint64, Postings: ps}, maxChunk)
 		head := benchHead{ID: t.key, Index: Index, Field: t.field, Term: t.term, N: int64(len(ps))}
-		if len(parts) == 1 {
-			// One chunk over the whole hash space: inline in the head.
-			head.P = posting.Encode(nil, ps)
-			head.Chunks = []benchChunkMeta{{Lo: 0, Hi: -1, N: head.N}}
-			set.headPostings += head.N
-		} else {
-			for _, p := range parts {
-				ch := benchChunk{ID: fmt.Sprintf("%s#%016x-%016x", t.key, p.Lo, p.Hi), TK: t.key, Index: Index,
-					Lo: int64(p.Lo), Hi: int64(p.Hi), N: int64(len(p.Postings)), P: posting.Encode(nil, p.Postings)}
-				raw, err := bson.Marshal(ch)
-				if err != nil {
-					return nil, fmt.Errorf("chunk %s: %w", ch.ID, err)
-				}
-				set.chunks = append(set.chunks, raw)
-				head.Chunks = append(head.Chunks, benchChunkMeta{Lo: ch.Lo, Hi: ch.Hi, N: ch.N})
+		for _, p := range parts {
+			ch := benchChunk{ID: fmt.Sprintf("%s#%016x-%016x", t.key, p.Lo, p.Hi), TK: t.key, Index: Index,
+				Lo: int64(p.Lo), Hi: int64(p.Hi), N: int64(len(p.Postings)), P: posting.Encode(nil, p.Postings)}
+			raw, err := bson.Marshal(ch)
+			if err != nil {
+				return nil, fmt.Errorf("chunk %s: %w", ch.ID, err)
 			}
-			set.chunkPostings += head.N
+			set.chunks = append(set.chunks, raw)
+			head.Chunks = append(head.Chunks, benchChunkMeta{Lo: ch.Lo, Hi: ch.Hi, N: ch.N})
 		}
 		raw, err := bson.Marshal(head)
 		if err != nil {
 			return nil, fmt.Errorf("head %s: %w", head.ID, err)
 		}
 		set.heads = append(set.heads, raw)
+		set.postings += int64(len(ps))
 	}
 	return set, nil
 }

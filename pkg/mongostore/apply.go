@@ -108,34 +108,30 @@ func (s *Store) Apply(ctx context.Context, off int64, ev *dirtyterms.Event, cp *
 // writes, so a batch of events costs about as many MongoDB round trips as
 // one event:
 //
-//  1. new values of term heads, chunks and statistics are computed from the
-//     head cache (cache.go) and the statistics read (final values, never
-//     increments);
-//  2. the journal gets what undoes the batch: the ids it creates and the
-//     values it overwrites or deletes (journal.go);
-//  3. documents, chunks, heads and statistics are written, then the
-//     checkpoint: the batch is done;
-//  4. chunks no head lists any more are deleted and the journal removed.
+//  1. documents are set from the events (blind writes: a replay writes the
+//     same values again);
+//  2. term heads, chunks and statistics are read, and their new values
+//     computed (final values, never increments);
+//  3. those values and the next checkpoint are written to the journal;
+//  4. chunks, then heads, then deletions of split or emptied chunks, then
+//     statistics, then the checkpoint are written; the journal is removed.
 //
-// A crash before 2 completes left nothing written. A crash between 2 and
-// the checkpoint is undone by recover before anything is read again, and
-// the batch is replayed (with whatever boundaries it gets); a crash after
-// the checkpoint is finished by recover (step 4). Chunks are written
-// before the heads that list them and deleted after, so a reader following
-// a head always finds its chunks. ApplyBatch must not be called
-// concurrently (the persister is the single writer).
-func (s *Store) ApplyBatch(ctx context.Context, items []Item, cp *Checkpoint) (st ApplyStats, err error) {
+// A crash before 3 completes leaves only documents written, and a replay
+// recomputes everything (with whatever batch boundaries it gets). A crash
+// after 3 is finished by recover, which redoes the journal, checkpoint
+// included, before anything is read again. Chunks are written before the
+// heads that list them, so a reader following a head always finds its
+// chunks. ApplyBatch must not be called concurrently (the persister is the
+// single writer).
+func (s *Store) ApplyBatch(ctx context.Context, items []Item, cp *Checkpoint) (ApplyStats, error) {
+	var st ApplyStats
 	// A crash or a failed attempt may have left a batch's writes half done:
-	// recover undoes them before anything is read. The stored checkpoint is
-	// authoritative: a caller's copy can be behind it (an attempt whose
+	// recover finishes them before anything is read. The stored checkpoint
+	// is authoritative: a caller's copy can be behind it (an attempt whose
 	// checkpoint write succeeded but was reported failed), and applying
 	// statistics twice would count twice.
-	defer func() {
-		if err != nil {
-			s.cache, s.clean = nil, false // reloaded after recover
-		}
-	}()
 	var stored Checkpoint
+	var err error
 	if !s.clean {
 		stored, err = s.recover(ctx)
 	} else {
@@ -161,44 +157,31 @@ func (s *Store) ApplyBatch(ctx context.Context, items []Item, cp *Checkpoint) (s
 		*cp = next
 		return st, nil
 	}
-	if s.cache == nil {
-		st.Reads++
-		if err := s.loadCache(ctx); err != nil {
-			return st, err
-		}
+	if err := s.applyDocuments(ctx, ev, &st); err != nil {
+		return st, err
 	}
-	tw, un, err := s.planTerms(ctx, ev, &st)
+	tw, err := s.planTerms(ctx, ev, &st)
 	if err != nil {
 		return st, err
 	}
-	sw, err := s.planStats(ctx, ev, un, &st)
+	sw, err := s.planStats(ctx, ev, &st)
 	if err != nil {
 		return st, err
 	}
-	j := &journal{Off: next.Offset, Undo: un, Garbage: tw.Garbage}
+	j := &journal{Off: next.Offset, W: tw, Stats: sw, Checkpoint: next}
 	if err := s.writeJournal(ctx, j, &st); err != nil {
 		return st, err
 	}
-	if err := s.applyDocuments(ctx, ev, cp.Offset < s.docsUnsafe, &st); err != nil {
-		return st, err
-	}
-	if err := s.writeTerms(ctx, tw, &st); err != nil {
-		return st, err
-	}
-	if err := s.writeStats(ctx, sw, &st); err != nil {
-		return st, err
-	}
-	if err := s.writeCheckpoint(ctx, next, &st); err != nil {
+	if err := s.redo(ctx, j, &st); err != nil {
 		return st, err
 	}
 	*cp = next
-	s.cache.install(tw.cache)
-	// The checkpoint covers the batch now; a failure to delete its garbage
-	// or remove the journal is repaired by the next recover.
-	if err := s.finish(ctx, j, next.Offset, &st); err != nil {
+	// The checkpoint covers the journal now; a failure to remove it is
+	// repaired by the next recover.
+	if err := s.clearJournal(ctx); err != nil {
 		s.log.Warn().Err(err).Int64("offset", next.Offset).Msg("journal not cleared")
-		s.clean = false
 	} else {
+		st.Writes++
 		s.clean = true
 	}
 	return st, nil
@@ -269,73 +252,25 @@ func (s *Store) writeCheckpoint(ctx context.Context, cp Checkpoint, st *ApplySta
 	return nil
 }
 
-// applyDocuments sets the documents of the batch's records: the last
-// record of each document wins. A document whose first record in the batch
-// created it (count +1) did not exist at the checkpoint, so it is inserted
-// without a delete (FerretDB's deletes scan the collection), and not
-// written at all if the batch also deletes it. Everything else is
-// replaced. safe replaces every document: a failed attempt may have
-// written documents of events after the checkpoint.
-func (s *Store) applyDocuments(ctx context.Context, ev *dirtyterms.Event, safe bool, st *ApplyStats) error {
-	last, created := map[string]int{}, map[string]bool{}
+func (s *Store) applyDocuments(ctx context.Context, ev *dirtyterms.Event, st *ApplyStats) error {
+	// The last record of each document wins.
+	last := map[string]int{}
 	for i, r := range ev.Records {
-		k := r.Index + "/" + r.ID
-		if _, seen := last[k]; !seen {
-			created[k] = r.Count > 0 && !safe
-		}
-		last[k] = i
+		last[r.Index+"/"+r.ID] = i
 	}
-	keys := slices.Sorted(maps.Keys(last))
-	var replaced, fresh []string
-	var replacedDocs, freshDocs []any
+	keys := make([]string, 0, len(last))
+	for k := range last {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var docs []any
 	for _, k := range keys {
 		r := ev.Records[last[k]]
-		var d any
 		if !r.Deleted {
-			d = storedDoc{ID: k, Index: r.Index, DocID: r.ID, Source: string(r.Source), Offset: r.Offset}
-		}
-		switch {
-		case created[k] && d == nil:
-		case created[k]:
-			fresh, freshDocs = append(fresh, k), append(freshDocs, d)
-		default:
-			replaced = append(replaced, k)
-			if d != nil {
-				replacedDocs = append(replacedDocs, d)
-			}
+			docs = append(docs, storedDoc{ID: k, Index: r.Index, DocID: r.ID, Source: string(r.Source), Offset: r.Offset})
 		}
 	}
-	if err := s.replace(ctx, s.docs, replaced, replacedDocs, st); err != nil {
-		return err
-	}
-	return s.insertFresh(ctx, s.docs, fresh, freshDocs, st)
-}
-
-// insertFresh inserts documents that should not exist yet; any that do
-// (left by an attempt that failed) are replaced.
-func (s *Store) insertFresh(ctx context.Context, c *mongo.Collection, ids []string, docs []any, st *ApplyStats) error {
-	for len(docs) > 0 {
-		n := min(insertStep, len(docs))
-		err := s.insertMany(ctx, c, docs[:n], false)
-		st.Writes++
-		var bwe mongo.BulkWriteException
-		if err != nil && errors.As(err, &bwe) && len(bwe.WriteErrors) > 0 {
-			var dupIDs []string
-			var dups []any
-			for _, we := range bwe.WriteErrors {
-				if we.Code != 11000 || we.Index < 0 || we.Index >= n {
-					return err
-				}
-				dupIDs, dups = append(dupIDs, ids[we.Index]), append(dups, docs[we.Index])
-			}
-			err = s.replace(ctx, c, dupIDs, dups, st)
-		}
-		if err != nil {
-			return err
-		}
-		ids, docs = ids[n:], docs[n:]
-	}
-	return nil
+	return s.replace(ctx, s.docs, keys, docs, st)
 }
 
 // replace makes the documents with ids be exactly docs (a subset of ids;
@@ -346,19 +281,15 @@ func (s *Store) insertFresh(ctx context.Context, c *mongo.Collection, ids []stri
 // documents are then written again by the replayed events, everything else
 // by the journal's redo.
 func (s *Store) replace(ctx context.Context, c *mongo.Collection, ids []string, docs []any, st *ApplyStats) error {
+	const insertStep = 1000
 	if err := s.deleteIDs(ctx, c, ids, st); err != nil {
 		return err
 	}
-	return s.insertAll(ctx, c, docs, st)
-}
-
-// insertStep is the most documents one insert command carries.
-const insertStep = 1000
-
-// insertAll inserts docs with unordered inserts of insertStep documents.
-func (s *Store) insertAll(ctx context.Context, c *mongo.Collection, docs []any, st *ApplyStats) error {
 	for len(docs) > 0 {
 		n := min(insertStep, len(docs))
+		if err := s.beforeWrite(); err != nil {
+			return err
+		}
 		if err := s.insertMany(ctx, c, docs[:n], false); err != nil {
 			return err
 		}
@@ -390,22 +321,12 @@ type termWork struct {
 	index, field string
 	term         string
 	ops          []posting.Op
-	cached       *cachedHead // nil: a new term
+	head         *headDoc
 }
 
-// target is one chunk of a term that a batch's ops change.
-type target struct {
-	w     *termWork
-	meta  int // index in the head's chunks
-	chunk posting.Chunk
-	old   []byte // the block before the batch (nil for a new term)
-	ops   []posting.Op
-}
-
-// planTerms computes the new values of the batch's terms from the head
-// cache (loading blocks it does not hold with one find per collection),
-// and the values they replace, for the journal.
-func (s *Store) planTerms(ctx context.Context, ev *dirtyterms.Event, st *ApplyStats) (*termWrites, *undo, error) {
+// planTerms reads the heads and chunks of the event's terms and computes
+// their new values.
+func (s *Store) planTerms(ctx context.Context, ev *dirtyterms.Event, st *ApplyStats) (*termWrites, error) {
 	work := make([]*termWork, 0, len(ev.Terms))
 	byKey := map[string]*termWork{}
 	for _, t := range ev.Terms {
@@ -421,122 +342,128 @@ func (s *Store) planTerms(ctx context.Context, ev *dirtyterms.Event, st *ApplySt
 			w.ops = append(w.ops, ops...)
 			continue
 		}
-		w := &termWork{key: key, index: t.Index, field: t.Field, term: t.Term, ops: ops, cached: s.cache.heads[key]}
+		w := &termWork{key: key, index: t.Index, field: t.Field, term: t.Term, ops: ops}
 		byKey[key] = w
 		work = append(work, w)
 	}
-	tw, un := &termWrites{}, &undo{}
 	if len(work) == 0 {
-		return tw, un, nil
+		return &termWrites{}, nil
+	}
+	keys := make([]string, len(work))
+	for i, w := range work {
+		keys[i] = w.key
+	}
+	st.Reads++
+	if err := findIDs(ctx, s, s.terms, keys, func(h headDoc) {
+		if w := byKey[h.ID]; w != nil {
+			w.head = &h
+		}
+	}); err != nil {
+		return nil, err
 	}
 
-	// Which chunks each term's ops touch, and their blocks.
+	// Which chunks each term's ops touch; load them.
+	type target struct {
+		w     *termWork
+		meta  int // index in head.Chunks
+		chunk posting.Chunk
+		ops   []posting.Op
+	}
 	var targets []*target
-	var missHeads, missChunks []string
-	missing := map[string]*target{}
+	var chunkIDs []string
+	byChunk := map[string]*target{}
 	for _, w := range work {
-		if w.cached == nil {
-			targets = append(targets, &target{w: w, chunk: posting.Chunk{Lo: 0, Hi: math.MaxUint64}, ops: w.ops})
+		if w.head == nil {
+			// A new term: one chunk over the whole hash space. Whatever a
+			// crashed earlier attempt left under that id is not trusted.
+			w.head = &headDoc{ID: w.key, Index: w.index, Field: w.field, Term: w.term,
+				Chunks: []chunkMeta{{Lo: 0, Hi: int64(-1)}}}
+			t := &target{w: w, meta: 0, chunk: posting.Chunk{Lo: 0, Hi: math.MaxUint64}, ops: w.ops}
+			targets = append(targets, t)
 			continue
 		}
-		w.cached.used = s.cache.seq + 1
-		chunks := w.cached.head.Chunks
 		local := map[int]*target{}
 		for _, op := range w.ops {
 			h := posting.Hash(op.Doc)
-			i := sort.Search(len(chunks), func(i int) bool { return uint64(chunks[i].Hi) >= h })
-			if i == len(chunks) {
-				return nil, nil, fmt.Errorf("term %q: chunks do not cover hash %x", w.key, h)
+			i := sort.Search(len(w.head.Chunks), func(i int) bool { return uint64(w.head.Chunks[i].Hi) >= h })
+			if i == len(w.head.Chunks) {
+				return nil, fmt.Errorf("term %q: chunks do not cover hash %x", w.key, h)
 			}
 			t := local[i]
 			if t == nil {
-				m := chunks[i]
+				m := w.head.Chunks[i]
 				t = &target{w: w, meta: i, chunk: posting.Chunk{Lo: uint64(m.Lo), Hi: uint64(m.Hi)}}
 				local[i] = t
 				targets = append(targets, t)
-				if b, ok := s.cache.block(w.cached, m.Lo); ok {
-					t.old = b
-				} else if w.cached.inline {
-					missing[w.key] = t
-					missHeads = append(missHeads, w.key)
-				} else {
-					id := chunkID(w.key, uint64(m.Lo), uint64(m.Hi))
-					missing[id] = t
-					missChunks = append(missChunks, id)
-				}
+				id := chunkID(w.key, uint64(m.Lo), uint64(m.Hi))
+				byChunk[id] = t
+				chunkIDs = append(chunkIDs, id)
 			}
 			t.ops = append(t.ops, op)
 		}
 	}
-	if len(missHeads) > 0 {
+	if len(chunkIDs) > 0 {
 		st.Reads++
-		if err := findIDs(ctx, s, s.terms, missHeads, func(h headDoc) {
-			if t := missing[h.ID]; t != nil {
-				t.old = h.P
+		var decodeErr error
+		if err := findIDs(ctx, s, s.chunks, chunkIDs, func(c chunkDoc) {
+			t := byChunk[c.ID]
+			if t == nil {
+				return
 			}
-		}); err != nil {
-			return nil, nil, err
-		}
-	}
-	if len(missChunks) > 0 {
-		st.Reads++
-		if err := findIDs(ctx, s, s.chunks, missChunks, func(c chunkDoc) {
-			if t := missing[c.ID]; t != nil {
-				t.old = c.P
+			ps, err := posting.Decode(nil, c.P)
+			if err != nil && decodeErr == nil {
+				decodeErr = fmt.Errorf("chunk %q: %w", c.ID, err)
 			}
+			t.chunk.Postings = ps
 		}); err != nil {
-			return nil, nil, err
+			return nil, err
 		}
-	}
-	for _, t := range targets {
-		if t.w.cached == nil {
-			continue
+		if decodeErr != nil {
+			return nil, decodeErr
 		}
-		if t.old == nil {
-			return nil, nil, fmt.Errorf("term %q: chunk %x-%x not found", t.w.key, t.chunk.Lo, t.chunk.Hi)
-		}
-		ps, err := posting.Decode(nil, t.old)
-		if err != nil {
-			return nil, nil, fmt.Errorf("term %q chunk %x-%x: %w", t.w.key, t.chunk.Lo, t.chunk.Hi, err)
-		}
-		t.chunk.Postings = ps
 	}
 
-	// Apply and split. A term's writes are kept until its new total is
-	// known: a term left without postings writes no chunk at all.
+	// Apply and split. A term's chunk writes are kept until its new total
+	// is known: a term left without postings writes no chunk at all.
 	type split struct {
-		t     *target
 		parts []posting.Chunk
+		old   string // the chunk the parts replace, if a split
 	}
+	newMeta := map[*termWork]map[int][]chunkMeta{}
 	splits := map[*termWork][]split{}
+	existed := map[*termWork]bool{}
+	for _, w := range work {
+		existed[w] = w.head.N > 0
+	}
 	for _, t := range targets {
-		if !t.chunk.Apply(t.ops) && t.w.cached != nil {
+		if !t.chunk.Apply(t.ops) && existed[t.w] {
 			continue
 		}
-		splits[t.w] = append(splits[t.w], split{t: t, parts: posting.Split(t.chunk, s.maxChunk)})
+		parts := posting.Split(t.chunk, s.maxChunk)
+		metas := make([]chunkMeta, len(parts))
+		for i, p := range parts {
+			metas[i] = chunkMeta{Lo: int64(p.Lo), Hi: int64(p.Hi), N: int64(len(p.Postings))}
+		}
+		sp := split{parts: parts}
+		if len(parts) > 1 {
+			sp.old = chunkID(t.w.key, t.chunk.Lo, t.chunk.Hi)
+		}
+		splits[t.w] = append(splits[t.w], sp)
+		if newMeta[t.w] == nil {
+			newMeta[t.w] = map[int][]chunkMeta{}
+		}
+		newMeta[t.w][t.meta] = metas
 	}
-	tw.cache = map[string]*cachedHead{}
+	var tw termWrites
 	for _, w := range work {
-		sps := splits[w]
-		if sps == nil {
+		repl := newMeta[w]
+		if repl == nil {
 			continue
 		}
 		st.Terms++
-		var old []chunkMeta
-		if w.cached != nil {
-			old = w.cached.head.Chunks
-		} else {
-			old = []chunkMeta{{Lo: 0, Hi: -1}}
-		}
-		repl := map[int][]chunkMeta{}
-		for _, sp := range sps {
-			for _, p := range sp.parts {
-				repl[sp.t.meta] = append(repl[sp.t.meta], chunkMeta{Lo: int64(p.Lo), Hi: int64(p.Hi), N: int64(len(p.Postings))})
-			}
-		}
 		var metas []chunkMeta
 		var n int64
-		for i, m := range old {
+		for i, m := range w.head.Chunks {
 			if r, ok := repl[i]; ok {
 				metas = append(metas, r...)
 			} else {
@@ -546,130 +473,73 @@ func (s *Store) planTerms(ctx context.Context, ev *dirtyterms.Event, st *ApplySt
 		for _, m := range metas {
 			n += m.N
 		}
-		if w.cached != nil {
-			// The head is rewritten or deleted: the journal keeps its value.
-			oh := w.cached.head
-			if w.cached.inline {
-				oh.P = sps[0].t.old
-			}
-			un.Heads = append(un.Heads, oh)
-		}
 		if n == 0 {
-			// No postings left: remove the head; its chunk documents, if
-			// any, become garbage (a term that never existed has neither).
-			if w.cached != nil {
-				st.TermChunks += len(sps)
+			// The term has no postings left: remove its head and every
+			// chunk it listed (a term that never existed has neither).
+			if existed[w] {
+				st.TermChunks += len(splits[w])
 				tw.HeadDeletes = append(tw.HeadDeletes, w.key)
-				tw.cache[w.key] = nil
-				if !w.cached.inline {
-					for _, m := range old {
-						tw.Garbage = append(tw.Garbage, chunkID(w.key, uint64(m.Lo), uint64(m.Hi)))
-					}
+				for _, m := range w.head.Chunks {
+					tw.ChunkDeletes = append(tw.ChunkDeletes, chunkID(w.key, uint64(m.Lo), uint64(m.Hi)))
 				}
 			}
 			continue
 		}
-		head := headDoc{ID: w.key, Index: w.index, Field: w.field, Term: w.term, N: n, Chunks: metas}
-		ch := &cachedHead{head: head, used: s.cache.seq + 1}
-		if w.cached != nil && !w.cached.inline {
-			for i, m := range old {
-				if b, ok := w.cached.blocks[m.Lo]; ok && repl[i] == nil {
-					ch.blocks = setBlock(ch.blocks, m.Lo, b) // unchanged chunks keep their blocks
-				}
+		for _, sp := range splits[w] {
+			st.TermChunks += len(sp.parts)
+			for _, p := range sp.parts {
+				id := chunkID(w.key, p.Lo, p.Hi)
+				tw.ChunkIDs = append(tw.ChunkIDs, id)
+				tw.Chunks = append(tw.Chunks, chunkDoc{ID: id, TK: w.key, Index: w.index, Lo: int64(p.Lo), Hi: int64(p.Hi),
+					N: int64(len(p.Postings)), P: posting.Encode(nil, p.Postings)})
+			}
+			if sp.old != "" {
+				tw.ChunkDeletes = append(tw.ChunkDeletes, sp.old)
 			}
 		}
-		if len(metas) == 1 && (w.cached == nil || w.cached.inline) {
-			// One chunk over the whole hash space: inline in the head.
-			st.TermChunks++
-			p := sps[0].parts[0]
-			head.P = posting.Encode(nil, p.Postings)
-			ch.inline = true
-			ch.blocks = setBlock(nil, 0, head.P)
-		} else {
-			for _, sp := range sps {
-				st.TermChunks += len(sp.parts)
-				oldID := chunkID(w.key, sp.t.chunk.Lo, sp.t.chunk.Hi)
-				for _, p := range sp.parts {
-					id := chunkID(w.key, p.Lo, p.Hi)
-					c := chunkDoc{ID: id, TK: w.key, Index: w.index, Lo: int64(p.Lo), Hi: int64(p.Hi),
-						N: int64(len(p.Postings)), P: posting.Encode(nil, p.Postings)}
-					ch.blocks = setBlock(ch.blocks, c.Lo, c.P)
-					if len(sp.parts) == 1 && w.cached != nil && !w.cached.inline {
-						// Rewritten in place: the journal keeps the old block.
-						tw.Chunks = append(tw.Chunks, c)
-						m := old[sp.t.meta]
-						un.Chunks = append(un.Chunks, chunkDoc{ID: id, TK: w.key, Index: w.index, Lo: m.Lo, Hi: m.Hi, N: m.N, P: sp.t.old})
-					} else {
-						tw.NewChunks = append(tw.NewChunks, c)
-						un.NewChunks = append(un.NewChunks, id)
-					}
-				}
-				if len(sp.parts) > 1 && w.cached != nil && !w.cached.inline {
-					tw.Garbage = append(tw.Garbage, oldID)
-				}
-			}
-		}
-		tw.cache[w.key] = ch
-		if w.cached != nil {
-			tw.Heads = append(tw.Heads, head)
-		} else {
-			tw.NewHeads = append(tw.NewHeads, head)
-			un.NewHeads = append(un.NewHeads, w.key)
-		}
+		tw.HeadIDs = append(tw.HeadIDs, w.key)
+		tw.Heads = append(tw.Heads, headDoc{ID: w.key, Index: w.index, Field: w.field, Term: w.term, N: n, Chunks: metas})
 	}
-	return tw, un, nil
+	return &tw, nil
 }
 
-func setBlock(m map[int64][]byte, lo int64, b []byte) map[int64][]byte {
-	if m == nil {
-		m = map[int64][]byte{}
-	}
-	m[lo] = b
-	return m
-}
-
-// termWrites are the term and chunk writes of one batch.
+// termWrites are the term and chunk writes of one event, in the order
+// writeTerms performs them. Every step sets documents to a final value, so
+// redoing all of them after a partial run ends in the same state.
 type termWrites struct {
-	NewChunks   []chunkDoc // chunk ids that do not exist: inserted
-	Chunks      []chunkDoc // existing chunks rewritten: deleted, then inserted
-	NewHeads    []headDoc  // new terms: inserted
-	Heads       []headDoc  // existing heads rewritten: deleted, then inserted
-	HeadDeletes []string   // emptied terms
-	Garbage     []string   // chunks no head lists any more: deleted after the checkpoint
-	// cache holds the batch's new cache entries (nil: the term is gone),
-	// installed once the checkpoint is written.
-	cache map[string]*cachedHead
+	ChunkIDs     []string   `bson:"chunkIDs,omitempty"` // chunks replaced by Chunks
+	Chunks       []chunkDoc `bson:"chunks,omitempty"`
+	HeadIDs      []string   `bson:"headIDs,omitempty"` // heads replaced by Heads
+	Heads        []headDoc  `bson:"heads,omitempty"`
+	HeadDeletes  []string   `bson:"headDeletes,omitempty"`  // emptied terms
+	ChunkDeletes []string   `bson:"chunkDeletes,omitempty"` // chunks replaced by a split, and those of emptied terms
 }
 
-// writeTerms performs tw up to the garbage: chunks, then heads, so a reader
-// following a head always finds its chunks. New documents are inserted
-// without a delete (FerretDB's deletes scan the collection).
+// writeTerms performs tw: chunks, then heads, then deletions, so a reader
+// following a head always finds its chunks.
 func (s *Store) writeTerms(ctx context.Context, tw *termWrites, st *ApplyStats) error {
-	st.Chunks += len(tw.NewChunks) + len(tw.Chunks)
-	if err := rewrite(ctx, s, s.chunks, tw.NewChunks, tw.Chunks, nil, func(c chunkDoc) string { return c.ID }, st); err != nil {
+	chunks := make([]any, len(tw.Chunks))
+	for i := range tw.Chunks {
+		chunks[i] = tw.Chunks[i]
+	}
+	heads := make([]any, len(tw.Heads))
+	for i := range tw.Heads {
+		heads[i] = tw.Heads[i]
+	}
+	st.Chunks += len(chunks)
+	if err := s.replace(ctx, s.chunks, tw.ChunkIDs, chunks, st); err != nil {
 		return err
 	}
-	return rewrite(ctx, s, s.terms, tw.NewHeads, tw.Heads, tw.HeadDeletes, func(h headDoc) string { return h.ID }, st)
-}
-
-// rewrite makes collection c hold fresh (new ids), replaced (existing
-// ids, with new values) and none of gone: one delete of the replaced and
-// gone ids, then one unordered insert of everything.
-func rewrite[T any](ctx context.Context, s *Store, c *mongo.Collection, fresh, replaced []T, gone []string, id func(T) string, st *ApplyStats) error {
-	ids := slices.Clone(gone)
-	all := make([]string, 0, len(fresh)+len(replaced))
-	docs := make([]any, 0, len(fresh)+len(replaced))
-	for _, d := range replaced {
-		ids = append(ids, id(d))
-		all, docs = append(all, id(d)), append(docs, d)
-	}
-	for _, d := range fresh {
-		all, docs = append(all, id(d)), append(docs, d)
-	}
-	if err := s.deleteIDs(ctx, c, ids, st); err != nil {
+	if err := s.replace(ctx, s.terms, tw.HeadIDs, heads, st); err != nil {
 		return err
 	}
-	return s.insertFresh(ctx, c, all, docs, st)
+	// Heads of emptied terms go before their chunks, so no head ever lists
+	// a missing chunk. One delete of many ids each: one scan on FerretDB.
+	st.Chunks += len(tw.ChunkDeletes)
+	if err := s.deleteIDs(ctx, s.terms, tw.HeadDeletes, st); err != nil {
+		return err
+	}
+	return s.deleteIDs(ctx, s.chunks, tw.ChunkDeletes, st)
 }
 
 // statWrites are the new values of an index's statistics documents.
@@ -693,7 +563,7 @@ type fieldStatDoc struct {
 
 // planStats reads the statistics the records change and computes their new
 // values (final values: the journal can redo them).
-func (s *Store) planStats(ctx context.Context, ev *dirtyterms.Event, un *undo, st *ApplyStats) (*statWrites, error) {
+func (s *Store) planStats(ctx context.Context, ev *dirtyterms.Event, st *ApplyStats) (*statWrites, error) {
 	docs := map[string]int64{}
 	type fdelta struct {
 		index, field string
@@ -720,11 +590,7 @@ func (s *Store) planStats(ctx context.Context, ev *dirtyterms.Event, un *undo, s
 	if err := findIDs(ctx, s, s.indexStats, ids, func(d indexStatDoc) { cur[d.ID] = d }); err != nil {
 		return nil, err
 	}
-	un.IndexIDs = ids
 	for _, ix := range ids {
-		if d, ok := cur[ix]; ok {
-			un.IndexStats = append(un.IndexStats, d)
-		}
 		sw.Indexes = append(sw.Indexes, indexStatDoc{ID: ix, Docs: cur[ix].Docs + docs[ix]})
 	}
 	fids := slices.Sorted(maps.Keys(fields))
@@ -735,11 +601,7 @@ func (s *Store) planStats(ctx context.Context, ev *dirtyterms.Event, un *undo, s
 			return nil, err
 		}
 	}
-	un.FieldIDs = fids
 	for _, k := range fids {
-		if d, ok := fcur[k]; ok {
-			un.FieldStats = append(un.FieldStats, d)
-		}
 		d := fields[k]
 		sw.Fields = append(sw.Fields, fieldStatDoc{ID: k, Index: d.index, Field: d.field,
 			Docs: fcur[k].Docs + d.docs, Len: fcur[k].Len + d.length})

@@ -6,7 +6,6 @@ import (
 	"context"
 	"fmt"
 	"math/rand"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -68,20 +67,12 @@ func benchPersist(b *testing.B, n, poll int) {
 		b.StopTimer()
 		s := openTestStore(b)
 		written := map[string]int{}
-		spent := map[string]time.Duration{} // time up to each command's report, by collection/kind
 		commands := 0
-		last := time.Now()
-		s.SetCommandHook(func(c Command) {
-			written[c.Collection] += c.Docs
-			commands++
-			spent[c.Collection+"/"+c.Kind] += time.Since(last)
-			last = time.Now()
-		})
+		s.SetCommandHook(func(c Command) { written[c.Collection] += c.Docs; commands++ })
 		cp := Checkpoint{Offset: -1}
 		pairs, batches := 0, 0
 		b.StartTimer()
 		start := time.Now()
-		last = start
 		for i := 0; i < len(items); i += poll {
 			st, err := s.ApplyBatch(ctx, items[i:min(i+poll, len(items))], &cp)
 			if err != nil {
@@ -89,9 +80,6 @@ func benchPersist(b *testing.B, n, poll int) {
 			}
 			pairs += st.TermChunks
 			batches++
-			if testing.Verbose() {
-				fmt.Fprintf(os.Stderr, "batch %d: %v since start, %+v; time by command %v\n", batches, time.Since(start).Round(time.Millisecond), st, spent)
-			}
 		}
 		persist := time.Since(start)
 		b.StopTimer()
@@ -106,8 +94,8 @@ func benchPersist(b *testing.B, n, poll int) {
 		b.ReportMetric(float64(all)/float64(pairs), "writes/termchunk")
 		b.ReportMetric(float64(commands)/float64(batches), "commands/batch")
 		b.ReportMetric(raw.Seconds()/persist.Seconds(), "persist/raw")
-		b.Logf("docs=%d poll=%d: persist %v (%d batches, %d pairs), raw insertMany %v; written %v; time by command %v",
-			n, poll, persist.Round(time.Millisecond), batches, pairs, raw.Round(time.Millisecond), written, spent)
+		b.Logf("docs=%d poll=%d: persist %v (%d batches, %d pairs), raw insertMany %v; written %v",
+			n, poll, persist.Round(time.Millisecond), batches, pairs, raw.Round(time.Millisecond), written)
 		b.StartTimer()
 	}
 }

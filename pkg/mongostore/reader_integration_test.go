@@ -40,9 +40,6 @@ func missingChunks(ctx context.Context, s *Store) (missing []string, rewriting m
 		have[c.ID] = true
 	}
 	for _, h := range heads {
-		if h.P != nil {
-			continue // inline: no chunk documents
-		}
 		for _, m := range h.Chunks {
 			if id := chunkID(h.ID, uint64(m.Lo), uint64(m.Hi)); !have[id] {
 				missing = append(missing, id)
@@ -59,8 +56,8 @@ func missingChunks(ctx context.Context, s *Store) (missing []string, rewriting m
 	}
 	rewriting = map[string]bool{}
 	for _, p := range parts {
-		for _, c := range p.U.Chunks {
-			rewriting[c.ID] = true
+		for _, id := range p.W.ChunkIDs {
+			rewriting[id] = true
 		}
 	}
 	return missing, rewriting, nil

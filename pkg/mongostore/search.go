@@ -160,15 +160,6 @@ func (s *Store) loadChunks(ctx context.Context, heads []*headDoc) ([][][]posting
 	out := make([][][]posting.Posting, len(heads))
 	for hi, h := range heads {
 		out[hi] = make([][]posting.Posting, len(h.Chunks))
-		if h.P != nil {
-			// Inline: one chunk, in the head itself.
-			ps, err := posting.Decode(nil, h.P)
-			if err != nil || len(h.Chunks) != 1 {
-				return nil, fmt.Errorf("term %q: inline postings of %d chunks: %v", h.ID, len(h.Chunks), err)
-			}
-			out[hi][0] = ps
-			continue
-		}
 		for ci, m := range h.Chunks {
 			id := chunkID(h.ID, uint64(m.Lo), uint64(m.Hi))
 			where[id] = at{hi, ci}

@@ -3,12 +3,12 @@
 // docs/data-model.md; in short:
 //
 //	documents   {_id: "index/id", index, id, src: JSON text, o: source offset}
-//	terms       {_id: term key, index, field, term, n: postings, chunks: [{lo, hi, n}], p?: binary postings}
+//	terms       {_id: term key, index, field, term, n: postings, chunks: [{lo, hi, n}]}
 //	chunks      {_id: term key#lo-hi, tk: term key, index, lo, hi, n, p: binary postings}
 //	indexstats  {_id: index, docs}
 //	fieldstats  {_id: index|field, index, field, docs, len}
 //	checkpoints {_id: "persister", offset, sources: [{topic, partition, offset}]}
-//	journal     {_id: "offset/part", off, parts, u, garbage}: what undoes a batch (journal.go)
+//	journal     {_id: "offset/part", off, parts, w, stats, cp}: a batch's planned writes (journal.go)
 //
 // A term key is "index|term|field": index names and terms never hold "|",
 // so the key is unambiguous whatever the field name is.
@@ -57,13 +57,6 @@ type Store struct {
 	// writeHook, when set (tests), runs before every write and fails it by
 	// returning an error: a crash at that point.
 	writeHook func() error
-	// cache knows every term head (cache.go); nil until loaded.
-	cache *headCache
-	// cacheMax is cacheBytes; tests lower it.
-	cacheMax int
-	// docsUnsafe is the checkpoint below which documents are replaced, not
-	// inserted: a batch up to it was undone after writing some (journal.go).
-	docsUnsafe int64
 	// commandHook, when set (the persister's metrics), sees every command.
 	commandHook func(Command)
 }
@@ -82,7 +75,7 @@ func Open(ctx context.Context, uri, database string, log zerolog.Logger) (*Store
 		docs: db.Collection(CollDocuments), terms: db.Collection(CollTerms), chunks: db.Collection(CollChunks),
 		indexStats: db.Collection(CollIndexStats), fieldStats: db.Collection(CollFieldStats),
 		checkpoints: db.Collection(CollCheckpoints), journal: db.Collection(CollJournal),
-		maxChunk: posting.MaxChunk, journalPartMax: journalPartBytes, cacheMax: cacheBytes, docsUnsafe: -1,
+		maxChunk: posting.MaxChunk, journalPartMax: journalPartBytes,
 	}
 	if err := s.ensureIndexes(ctx); err != nil {
 		_ = client.Disconnect(context.Background())
@@ -127,9 +120,6 @@ type headDoc struct {
 	Term   string      `bson:"term"`
 	N      int64       `bson:"n"`
 	Chunks []chunkMeta `bson:"chunks"`
-	// P holds the postings of a term with one chunk and no chunk
-	// document (posting.Encode); nil when they are in chunk documents.
-	P []byte `bson:"p,omitempty"`
 }
 
 type chunkMeta struct {

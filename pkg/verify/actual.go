@@ -31,7 +31,7 @@ type Document struct {
 	Offset int64  `bson:"o"`
 }
 
-// Head is a term's head: {_id: term key, index, field, term, n, chunks, p?}.
+// Head is a term's head: {_id: term key, index, field, term, n, chunks}.
 type Head struct {
 	ID     string     `bson:"_id"`
 	Index  string     `bson:"index"`
@@ -39,9 +39,6 @@ type Head struct {
 	Term   string     `bson:"term"`
 	N      int64      `bson:"n"`
 	Chunks []ChunkRef `bson:"chunks"`
-	// P holds the postings inline (posting.Encode) when the term has one
-	// chunk and no chunk document; nil otherwise.
-	P []byte `bson:"p,omitempty"`
 }
 
 // ChunkRef is a head's entry for one chunk: its hash range (uint64 bits in

@@ -269,19 +269,9 @@ func compareTerms(c *collector, exp *Expected, act *Actual) int {
 			c.add(KindTermHead, "%s: n %d, its chunks' n sum to %d", h.ID, h.N, sum)
 		}
 		all = all[:0]
-		if h.P != nil && len(h.Chunks) != 1 {
-			c.add(KindTermHead, "%s: postings inline in a head of %d chunks", h.ID, len(h.Chunks))
-		}
 		for ci, m := range h.Chunks {
 			id := chunkID(h.ID, uint64(m.Lo), uint64(m.Hi))
 			ch := chunks[id]
-			if h.P != nil {
-				// Inline: the head is its only chunk (a chunk document
-				// under the same id would be an orphan).
-				ch = &Chunk{ID: id, TK: h.ID, Index: h.Index, Lo: m.Lo, Hi: m.Hi, N: m.N, P: h.P}
-				all = checkChunk(c, h.ID, ch, m, ci, all)
-				break
-			}
 			if ch == nil {
 				c.add(KindChunkMissing, "%s (%d postings)", id, m.N)
 				continue

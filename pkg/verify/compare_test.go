@@ -61,30 +61,6 @@ func actualOf(t testing.TB, e *Expected, unsplit bool) *Actual {
 	return a
 }
 
-// inline moves the postings of every one-chunk term into its head, as the
-// persister stores them.
-func (a *Actual) inline(t *testing.T) {
-	t.Helper()
-	chunks := map[string]Chunk{}
-	for _, c := range a.Chunks {
-		chunks[c.ID] = c
-	}
-	a.Chunks = nil
-	for i := range a.Terms {
-		h := &a.Terms[i]
-		if len(h.Chunks) == 1 {
-			h.P = chunks[chunkID(h.ID, uint64(h.Chunks[0].Lo), uint64(h.Chunks[0].Hi))].P
-			if h.P == nil {
-				t.Fatalf("%s: no chunk", h.ID)
-			}
-			continue
-		}
-		for _, m := range h.Chunks {
-			a.Chunks = append(a.Chunks, chunks[chunkID(h.ID, uint64(m.Lo), uint64(m.Hi))])
-		}
-	}
-}
-
 func (a *Actual) head(t *testing.T, tk string) *Head {
 	for i := range a.Terms {
 		if a.Terms[i].ID == tk {
@@ -167,25 +143,6 @@ func TestCompare(t *testing.T) {
 		diff    string // a substring of one listed difference
 	}{
 		{name: "equal", edit: func(*testing.T, *Actual) {}},
-		{name: "equal, inline", edit: func(t *testing.T, a *Actual) { a.inline(t) }},
-		{
-			name: "inline posting wrong",
-			edit: func(t *testing.T, a *Actual) {
-				a.inline(t)
-				h := a.head(t, red)
-				h.P = posting.Encode(nil, []posting.Posting{{Doc: "2", TF: 9, Length: 3}})
-			},
-			kinds: []string{KindPostingValue}, diff: "b|red|t",
-		},
-		{
-			name: "inline head of two chunks",
-			edit: func(t *testing.T, a *Actual) {
-				a.inline(t)
-				h := a.head(t, red)
-				h.Chunks = []ChunkRef{{Lo: 0, Hi: 5, N: 0}, {Lo: 6, Hi: -1, N: 1}}
-			},
-			kinds: []string{KindChunkCount, KindChunkRange, KindTermHead}, diff: "postings inline in a head of 2 chunks",
-		},
 		{
 			name: "document missing",
 			edit: func(_ *testing.T, a *Actual) {

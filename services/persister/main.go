@@ -60,7 +60,6 @@ func parse(args []string, getenv func(string) string, stderr io.Writer) (config,
 	fs.String(&c.InstanceID, "instance-id", "TERMFLOW_PERSISTER_INSTANCE_ID", "persister-1", "static group member id: a restart with the same id takes the partition back at once")
 	fs.Duration(&c.SessionTimeout, "session-timeout", "TERMFLOW_SESSION_TIMEOUT", 20*time.Second, "how long the group waits for a silent persister")
 	fs.Duration(&c.ShutdownTimeout, "shutdown-timeout", "TERMFLOW_SHUTDOWN_TIMEOUT", 30*time.Second, "bound on a graceful stop (finish, report and commit the batch in hand)")
-	fs.Int(&c.BatchEvents, "batch-events", "TERMFLOW_PERSISTER_BATCH_EVENTS", 512, "most dirty-terms events applied as one MongoDB batch")
 	fs.Duration(&c.MinBackoff, "min-backoff", "TERMFLOW_MIN_BACKOFF", 100*time.Millisecond, "first retry delay while MongoDB fails")
 	fs.Duration(&c.MaxBackoff, "max-backoff", "TERMFLOW_MAX_BACKOFF", 10*time.Second, "longest retry delay while MongoDB fails")
 	fs.String(&c.Kafka.Brokers, "kafka-brokers", "KAFKA_BROKERS", "127.0.0.1:9092", "Kafka seed brokers, comma separated")
@@ -76,9 +75,6 @@ func parse(args []string, getenv func(string) string, stderr io.Writer) (config,
 	c.Config.Failpoints = fp
 	if c.InstanceID == "" || c.SessionTimeout <= 0 || c.ShutdownTimeout <= 0 {
 		return c, fmt.Errorf("instance id %q, session timeout %v, shutdown timeout %v: want a name and positive timeouts", c.InstanceID, c.SessionTimeout, c.ShutdownTimeout)
-	}
-	if c.BatchEvents <= 0 {
-		return c, fmt.Errorf("batch events %d: want a positive number", c.BatchEvents)
 	}
 	if c.MinBackoff <= 0 || c.MaxBackoff < c.MinBackoff {
 		return c, fmt.Errorf("backoff %v..%v: want 0 < min <= max", c.MinBackoff, c.MaxBackoff)

@@ -15,7 +15,7 @@ func TestParseDefaultsAndEnvironment(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.InstanceID != "persister-1" || c.SessionTimeout != 20*time.Second || c.ShutdownTimeout != 30*time.Second ||
-		c.MinBackoff != 100*time.Millisecond || c.MaxBackoff != 10*time.Second || c.Config.Failpoints.Armed() || c.BatchEvents != 512 {
+		c.MinBackoff != 100*time.Millisecond || c.MaxBackoff != 10*time.Second || c.Config.Failpoints.Armed() {
 		t.Fatalf("defaults: %+v", c)
 	}
 	c, err = parse(nil, env(map[string]string{"TERMFLOW_SHUTDOWN_TIMEOUT": "5s", "TERMFLOW_PERSISTER_INSTANCE_ID": "p2",
@@ -33,7 +33,6 @@ func TestParseRejectsBadSettings(t *testing.T) {
 		{"TERMFLOW_SHUTDOWN_TIMEOUT": "0s"},
 		{"TERMFLOW_MIN_BACKOFF": "2s", "TERMFLOW_MAX_BACKOFF": "1s"},
 		{"TERMFLOW_FAILPOINTS": "persister.after-apply"},
-		{"TERMFLOW_PERSISTER_BATCH_EVENTS": "0"},
 	} {
 		if _, err := parse(nil, env(e), io.Discard); err == nil {
 			t.Errorf("%v accepted", e)

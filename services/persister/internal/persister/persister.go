@@ -47,11 +47,6 @@ type Config struct {
 	// safe: the batch is finished or replayed at the next start). The
 	// default value is 30s.
 	ShutdownTimeout time.Duration
-	// BatchEvents is the most dirty-terms events applied as one batch (one
-	// poll). Larger batches rewrite a frequent term once for more events
-	// and spread each batch's fixed round trips; memory grows with them.
-	// The default value is 512.
-	BatchEvents int
 	// MinBackoff and MaxBackoff bound the retry delay while MongoDB fails.
 	// The default values are 100ms and 10s.
 	MinBackoff, MaxBackoff time.Duration
@@ -142,7 +137,7 @@ func (p *Persister) Run(ctx context.Context) error {
 	p.mu.Unlock()
 	p.log.Info().Str("topic", p.cfg.Topics.DirtyTerms).Int64("offset", cp.Offset).Msg("checkpoint loaded")
 	for {
-		fetches := p.client.PollRecords(ctx, p.cfg.BatchEvents)
+		fetches := p.client.PollRecords(ctx, 64)
 		if fetches.IsClientClosed() || ctx.Err() != nil {
 			p.client.AllowRebalance()
 			return nil
