@@ -316,18 +316,9 @@ func TestPersistedDocuments(t *testing.T) {
 			wantPostings, len(want), c.Len())
 	}
 
-	type chunk struct {
-		ID    string `bson:"_id"`
-		TK    string `bson:"tk"`
-		Index string `bson:"index"`
-		Lo    int64  `bson:"lo"`
-		Hi    int64  `bson:"hi"`
-		N     int64  `bson:"n"`
-		P     []byte `bson:"p"`
-	}
-	chunks := map[string][]chunk{}
+	chunks := map[string][]benchChunk{}
 	for _, raw := range set.chunks {
-		var ch chunk
+		var ch benchChunk
 		if err := bson.Unmarshal(raw, &ch); err != nil {
 			t.Fatal(err)
 		}
