@@ -84,6 +84,7 @@ type State struct {
 	completedAt time.Time
 	abortReason string
 	accepted    bool
+	webhooks    []Webhook // completion notification targets, fixed at creation
 
 	indexed, persisted, failed bitmap
 	failures                   []Failure
@@ -378,6 +379,7 @@ func (s *State) Clone() *State {
 	c := *s
 	c.indexed, c.persisted, c.failed = s.indexed.clone(), s.persisted.clone(), s.failed.clone()
 	c.failures = append([]Failure(nil), s.failures...)
+	c.webhooks = s.Webhooks()
 	c.batchIdx = append([]int(nil), s.batchIdx...)
 	c.batchPer = append([]int(nil), s.batchPer...)
 	c.batchFail = append([]int(nil), s.batchFail...)
@@ -394,6 +396,12 @@ type View struct {
 	PersistedBatches int        `json:"persistedBatches"`
 	FailedBatches    int        `json:"failedBatches"`
 	TotalDocuments   int        `json:"totalDocuments"`
+	// IndexedDocuments and PersistedDocuments count the documents done
+	// with that stage, failed ones included (as the batch counters do);
+	// FailedDocuments counts the failed ones.
+	IndexedDocuments   int `json:"indexedDocuments"`
+	PersistedDocuments int `json:"persistedDocuments"`
+	FailedDocuments    int `json:"failedDocuments"`
 	CreatedAt        time.Time  `json:"createdAt"`
 	UpdatedAt        time.Time  `json:"updatedAt"`
 	CompletedAt      *time.Time `json:"completedAt"`           // null until the operation is terminal
@@ -404,7 +412,8 @@ type View struct {
 func (s *State) View() View {
 	v := View{ID: s.id, Index: s.index, Status: s.Status(), TotalBatches: s.TotalBatches(),
 		IndexedBatches: s.indexedB, PersistedBatches: s.persistedB, FailedBatches: s.failedB,
-		TotalDocuments: s.total, CreatedAt: s.createdAt, UpdatedAt: s.updatedAt, AbortReason: s.abortReason}
+		TotalDocuments: s.total, CreatedAt: s.createdAt, UpdatedAt: s.updatedAt, AbortReason: s.abortReason,
+		IndexedDocuments: s.doneIndexed, PersistedDocuments: s.donePersisted, FailedDocuments: s.failureCount}
 	if !s.completedAt.IsZero() {
 		t := s.completedAt
 		v.CompletedAt = &t

@@ -26,6 +26,7 @@ type wire struct {
 	AbortReason    string     `json:"abortReason,omitempty"`
 	Accepted       *bool      `json:"accepted,omitempty"` // nil only in states written before the field existed
 	CallbackURL    string     `json:"callbackUrl,omitempty"`
+	Webhooks       []Webhook  `json:"webhooks,omitempty"`
 	Indexed        string     `json:"indexed"`
 	Persisted      string     `json:"persisted"`
 	Failed         string     `json:"failed"`
@@ -45,7 +46,7 @@ func (s *State) MarshalJSON() ([]byte, error) {
 	w := wire{V: FormatVersion, ID: s.id, Index: s.index, BatchSize: s.batchSize, TotalDocuments: s.total,
 		CreatedAt: s.createdAt, UpdatedAt: s.updatedAt, AbortReason: s.abortReason, CallbackURL: s.callbackURL,
 		Indexed: s.indexed.encode(), Persisted: s.persisted.encode(), Failed: s.failed.encode(),
-		Accepted: &s.accepted, FailureCount: s.failureCount, Failures: s.failures,
+		Accepted: &s.accepted, Webhooks: s.webhooks, FailureCount: s.failureCount, Failures: s.failures,
 		Status: s.Status(), TotalBatches: s.TotalBatches(), IndexedBatches: s.indexedB,
 		PersistedBatches: s.persistedB, FailedBatches: s.failedB}
 	if !s.completedAt.IsZero() {
@@ -76,7 +77,7 @@ func (s *State) UnmarshalJSON(b []byte) error {
 	}
 	n := State{id: w.ID, index: w.Index, batchSize: w.BatchSize, total: w.TotalDocuments,
 		callbackURL: w.CallbackURL, createdAt: w.CreatedAt.UTC(), updatedAt: w.UpdatedAt.UTC(),
-		abortReason: w.AbortReason, failures: w.Failures, accepted: w.Accepted == nil || *w.Accepted}
+		abortReason: w.AbortReason, failures: w.Failures, webhooks: w.Webhooks, accepted: w.Accepted == nil || *w.Accepted}
 	if w.CompletedAt != nil {
 		n.completedAt = w.CompletedAt.UTC()
 	}
