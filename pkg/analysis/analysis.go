@@ -129,12 +129,27 @@ func (d *Document) TermCount() int {
 // text after the object, anything invalid) goes the way of
 // encoding/json, which gives the result or the error, so both paths agree
 // (TestAnalyzeJSONPathsAgree).
+//
+// Documents nested deeper than MaxDepth or with more than MaxFields fields
+// are refused.
 func AnalyzeJSON(src []byte) (Document, error) {
-	a := newAccumulator(len(src) / 8) // about a word per 8 bytes
-	if walkJSON(string(src), a) {
-		return a.document(), nil
+	if err := checkDepth(src); err != nil {
+		return Document{}, err
 	}
-	return analyzeDecoded(src)
+	a := newAccumulator(len(src) / 8) // about a word per 8 bytes
+	var d Document
+	if walkJSON(string(src), a) {
+		d = a.document()
+	} else {
+		var err error
+		if d, err = analyzeDecoded(src); err != nil {
+			return Document{}, err
+		}
+	}
+	if err := checkFields(d); err != nil {
+		return Document{}, err
+	}
+	return d, nil
 }
 
 // analyzeDecoded is AnalyzeJSON through encoding/json.

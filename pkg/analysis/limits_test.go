@@ -1,0 +1,58 @@
+package analysis
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+)
+
+func TestMeasure(t *testing.T) {
+	for _, tt := range []struct {
+		in   string
+		want Shape
+	}{
+		{`{}`, Shape{Depth: 1}},
+		{`{"a":"b\"}{[:","c":[[1]]}`, Shape{Depth: 3, Members: 2, LongestString: 7}},
+		{`"unterminated`, Shape{LongestString: 12}},
+		{`]]]`, Shape{}},
+	} {
+		if got := Measure([]byte(tt.in)); got != tt.want {
+			t.Errorf("Measure(%s) = %+v, want %+v", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestAnalyzeJSONLimits(t *testing.T) {
+	nested := func(n int) string { return strings.Repeat(`{"a":`, n-1) + `{"t":"x"}` + strings.Repeat("}", n-1) }
+	fields := func(n int) string {
+		var b strings.Builder
+		b.WriteString("{")
+		for i := range n {
+			if i > 0 {
+				b.WriteString(",")
+			}
+			fmt.Fprintf(&b, `"f%d":"v"`, i)
+		}
+		b.WriteString("}")
+		return b.String()
+	}
+	for _, tt := range []struct {
+		name, in, err string
+	}{
+		{"depth at limit", nested(MaxDepth), ""},
+		{"too deep", nested(MaxDepth + 1), "nested 101 levels deep"},
+		{"fields at limit", fields(MaxFields), ""},
+		{"too many fields", fields(MaxFields + 1), "1001 fields"},
+		// escaped keys take the decoder's path, which must refuse them too
+		{"too many fields, decoded", strings.Replace(fields(MaxFields+1), `"f0"`, `"\u0066"`, 1), "1001 fields"},
+		// fields without terms do not count
+		{"empty fields", strings.ReplaceAll(fields(MaxFields+1), `"v"`, `null`), ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := AnalyzeJSON([]byte(tt.in))
+			if tt.err == "" && err != nil || tt.err != "" && (err == nil || !strings.Contains(err.Error(), tt.err)) {
+				t.Fatalf("err %v, want %q", err, tt.err)
+			}
+		})
+	}
+}
