@@ -3,7 +3,6 @@ package metrics
 import (
 	"context"
 	"fmt"
-	"strings"
 	"testing"
 	"time"
 
@@ -11,7 +10,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"go.mongodb.org/mongo-driver/v2/event"
 )
 
 func TestIndexesBounded(t *testing.T) {
@@ -33,30 +31,6 @@ func lint(t *testing.T, reg *prometheus.Registry) {
 	}
 	for _, p := range problems {
 		t.Errorf("lint %s: %s", p.Metric, p.Text)
-	}
-}
-
-func TestMongoMonitor(t *testing.T) {
-	reg := prometheus.NewRegistry()
-	m := MongoMonitor(reg, "test")
-	ctx := context.Background()
-	m.Succeeded(ctx, &event.CommandSucceededEvent{CommandFinishedEvent: event.CommandFinishedEvent{CommandName: "insert", Duration: time.Millisecond}})
-	m.Failed(ctx, &event.CommandFailedEvent{CommandFinishedEvent: event.CommandFinishedEvent{CommandName: "insert", Duration: time.Millisecond}})
-	m.Failed(ctx, &event.CommandFailedEvent{CommandFinishedEvent: event.CommandFinishedEvent{CommandName: "someNewCommand"}})
-	lint(t, reg)
-	want := `
-# HELP termflow_test_mongo_command_errors_total MongoDB commands that failed, by command name.
-# TYPE termflow_test_mongo_command_errors_total counter
-termflow_test_mongo_command_errors_total{command="delete"} 0
-termflow_test_mongo_command_errors_total{command="find"} 0
-termflow_test_mongo_command_errors_total{command="insert"} 1
-termflow_test_mongo_command_errors_total{command="other"} 1
-`
-	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "termflow_test_mongo_command_errors_total"); err != nil {
-		t.Fatal(err)
-	}
-	if n := testutil.CollectAndCount(reg, "termflow_test_mongo_command_duration_seconds"); n != 2 {
-		t.Fatalf("duration series: %d, want 2 (insert, other)", n)
 	}
 }
 
