@@ -211,6 +211,7 @@ func New(cfg Config, store *pebblestore.Store, log zerolog.Logger, reg prometheu
 		return nil, fmt.Errorf("kafka client: %w", err)
 	}
 	ix.client = cl
+	ix.m.registerLag(reg, cl, cfg.Group, cfg.Topics.Documents)
 	return ix, nil
 }
 
@@ -458,7 +459,6 @@ func (ix *Indexer) handle(stop, work context.Context, tp string, p int32, recs [
 		ix.log.Info().Str("topic", tp).Int32("partition", p).Int64("offset", recs[len(recs)-1].Offset).
 			Dur("since_start", d).Msg("first batch indexed")
 	}
-	ix.m.lag.WithLabelValues(strconv.Itoa(int(p))).Set(float64(max(0, hwm-recs[len(recs)-1].Offset-1)))
 	return nil
 }
 
@@ -501,11 +501,7 @@ func (ix *Indexer) indexAndHandOver(ctx context.Context, tp string, p int32, rec
 		return err
 	}
 	ix.cfg.Failpoints.Hit("indexer.after-pebble-commit")
-	ix.m.batches.Inc()
-	ix.m.docs.Add(float64(res.docs))
-	ix.m.deadLetters.Add(float64(len(res.failures)))
-	ix.m.dirtyTerms.Observe(float64(len(res.event.Terms)))
-	ix.m.batchSeconds.Observe(time.Since(start).Seconds())
+	ix.m.batchDone(res.event, len(res.failures), time.Since(start))
 	ix.log.Debug().Str("topic", tp).Int32("partition", p).Int64("offset", res.event.LastOffset).
 		Int("documents", res.docs).Int("terms", len(res.event.Terms)).Msg("batch indexed")
 	for _, dl := range res.failures {
