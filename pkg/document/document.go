@@ -46,13 +46,16 @@ func ValidateIndex(name string) error {
 	return nil
 }
 
+// ErrIDTooLong is the error of an id longer than MaxIDBytes.
+var ErrIDTooLong = fmt.Errorf("id longer than %d bytes", MaxIDBytes)
+
 // ValidateID reports whether id is a valid document id.
 func ValidateID(id string) error {
 	switch {
 	case id == "":
 		return errors.New("empty id")
 	case len(id) > MaxIDBytes:
-		return fmt.Errorf("id longer than %d bytes", MaxIDBytes)
+		return ErrIDTooLong
 	case !utf8.ValidString(id):
 		return errors.New("id is not valid UTF-8")
 	case strings.ContainsRune(id, 0):

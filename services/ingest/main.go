@@ -30,6 +30,7 @@ import (
 	"github.com/termflow/termflow/pkg/opsserver"
 	"github.com/termflow/termflow/pkg/topic"
 	"github.com/termflow/termflow/services/ingest/internal/api"
+	"github.com/termflow/termflow/services/ingest/internal/auth"
 	"github.com/termflow/termflow/services/ingest/internal/config"
 	"github.com/termflow/termflow/services/ingest/internal/tracker"
 )
@@ -58,7 +59,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 
 	apiCfg := api.Config{DocumentsTopic: cfg.Topics.Documents, BatchSize: cfg.BatchSize, MaxBodyBytes: cfg.MaxBodyBytes,
 		MaxDocumentBytes: cfg.MaxDocumentBytes, ProduceTimeout: cfg.ProduceTimeout,
-		MaxBufferedRecords: cfg.MaxBufferedRecords, MaxBufferedBytes: cfg.MaxBufferedBytes}
+		MaxBufferedRecords: cfg.MaxBufferedRecords, MaxBufferedBytes: cfg.MaxBufferedBytes, Limits: cfg.Security.Limits}
 	trCfg := tracker.Defaults()
 	trCfg.BulkOps, trCfg.Progress, trCfg.Group = cfg.Topics.BulkOps, cfg.Topics.Progress, cfg.Group
 	trCfg.InstanceID, trCfg.SessionTimeout = cfg.InstanceID, cfg.SessionTimeout
@@ -128,13 +129,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	log.Info().Str("addr", ln.Addr().String()).Msg("listening")
+	log.Info().Str("addr", ln.Addr().String()).Bool("auth", !cfg.Security.Guard.Disabled).Msg("listening")
 
 	// Long polls (GET /bulk-operations/{id}?wait=) end with this context,
 	// answering the state they have; write requests do not depend on it.
 	reqCtx, endRequests := context.WithCancel(context.Background())
 	defer endRequests()
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second,
+	// API keys and the per-key rate are checked before any route (auth).
+	srv := &http.Server{Handler: auth.New(cfg.Security.Guard, reg).Wrap(mux), ReadHeaderTimeout: 10 * time.Second,
 		BaseContext: func(net.Listener) context.Context { return reqCtx }}
 
 	g, gctx := errgroup.WithContext(ctx)

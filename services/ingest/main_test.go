@@ -18,6 +18,8 @@ func TestRunRejectsBadConfig(t *testing.T) {
 		{env: map[string]string{"TERMFLOW_MAX_BODY_BYTES": "lots"}, err: "not an integer"},
 		{env: map[string]string{"KAFKA_BROKERS": " , "}, err: "no Kafka brokers"},
 		{args: []string{"-h"}, err: flag.ErrHelp.Error()},
+		{err: "no API keys configured"},
+		{args: []string{"-auth", "maybe"}, err: `auth "maybe": want on or off`},
 	}
 	for _, tt := range tests {
 		var stderr bytes.Buffer

@@ -52,13 +52,16 @@ type Config struct {
 	// MaxBufferedBytes is the same limit in bytes of records (key, value and
 	// headers). The default value is 256 MiB.
 	MaxBufferedBytes int
+	// Limits bound documents and queries (limits.go). The default value is
+	// DefaultLimits().
+	Limits Limits
 }
 
 // Defaults returns the default configuration.
 func Defaults() Config {
 	return Config{DocumentsTopic: "termflow.documents", BatchSize: 150, MaxBodyBytes: 64 << 20,
 		MaxDocumentBytes: 1 << 20, ProduceTimeout: 30 * time.Second, MaxBufferedRecords: 100000,
-		MaxBufferedBytes: 256 << 20}
+		MaxBufferedBytes: 256 << 20, Limits: DefaultLimits()}
 }
 
 // ProducerOpts are the options of the documents producer, the client given
@@ -88,6 +91,7 @@ type API struct {
 	inflightB *semaphore.Weighted // their bytes
 	now       func() time.Time
 	m         metrics
+	limits    *prometheus.CounterVec // limits.go
 
 	drainMu  sync.Mutex
 	draining bool
@@ -118,6 +122,7 @@ func New(cfg Config, producer *kgo.Client, tr *tracker.Tracker, store Store, log
 	if reg != nil {
 		reg.MustRegister(a.m.accepted, a.m.rejected, a.m.requests, a.m.duration)
 	}
+	a.limits = newLimitMetric(reg)
 	return a
 }
 
@@ -200,6 +205,7 @@ func (a *API) handle(mux *http.ServeMux, pattern string, h http.HandlerFunc) {
 	mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
+		a.countPathLimits(r)
 		h(sw, r)
 		a.m.requests.WithLabelValues(pattern, strconv.Itoa(sw.code)).Inc()
 		dur.Observe(time.Since(start).Seconds())

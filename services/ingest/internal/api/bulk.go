@@ -44,6 +44,8 @@ type item struct {
 type parsed struct {
 	items   []item
 	deletes int         // items that are deletes
+	big     int         // invalid documents over the size limit
+	longIDs int         // invalid documents with an id over document.MaxIDBytes
 	invalid int         // invalid documents
 	errs    []itemError // the first maxItems of them
 }
@@ -58,6 +60,11 @@ func (p *parsed) reject(line int, err error) {
 func (p *parsed) add(line int, raw []byte, maxBytes int) {
 	it, err := checkItem(raw, maxBytes)
 	if err != nil {
+		if len(raw) > maxBytes {
+			p.big++
+		} else if errors.Is(err, document.ErrIDTooLong) {
+			p.longIDs++
+		}
 		p.reject(line, err)
 		return
 	}
@@ -276,8 +283,11 @@ type bulkResponse struct {
 
 // readBody reads a request body of at most limit bytes, answering 413 (what
 // names the body) when it is larger and 400 when it cannot be read.
-func readBody(w http.ResponseWriter, r *http.Request, limit int, what string) ([]byte, bool) {
-	tooLarge := func() { writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("%s over %d bytes", what, limit)) }
+func (a *API) readBody(w http.ResponseWriter, r *http.Request, limit int, what, metric string) ([]byte, bool) {
+	tooLarge := func() {
+		a.overLimit(metric, 1)
+		writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("%s over %d bytes", what, limit))
+	}
 	if r.ContentLength > int64(limit) {
 		tooLarge()
 		return nil, false
@@ -307,7 +317,7 @@ func (a *API) bulk(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer done()
-	body, ok := readBody(w, r, a.cfg.MaxBodyBytes, "request body")
+	body, ok := a.readBody(w, r, a.cfg.MaxBodyBytes, "request body", limBody)
 	if !ok {
 		return
 	}
@@ -319,6 +329,12 @@ func (a *API) bulk(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
+	if a.tooManyDocuments(w, &p) {
+		return
+	}
+	a.applyLimits(&p)
+	a.overLimit(limDocBytes, p.big)
+	a.overLimit(limID, p.longIDs)
 	if p.invalid > 0 {
 		a.m.rejected.Add(float64(p.invalid))
 		writeJSON(w, http.StatusBadRequest, errorBody{Error: fmt.Sprintf("%d invalid documents", p.invalid), Items: p.errs})
@@ -455,6 +471,10 @@ func (a *API) tooLarge(w http.ResponseWriter, recs []*kgo.Record, items []item) 
 	switch {
 	case p.invalid == 0:
 		return false
+	default:
+		a.overLimit(limDocBytes, p.invalid)
+	}
+	switch {
 	case len(items) == 1 && items[0].line == 0:
 		writeError(w, http.StatusBadRequest, p.errs[0].Error)
 	default:

@@ -26,11 +26,17 @@ func (a *API) putDocument(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer done()
-	body, ok := readBody(w, r, a.cfg.MaxDocumentBytes, "document")
+	body, ok := a.readBody(w, r, a.cfg.MaxDocumentBytes, "document", limDocBytes)
 	if !ok {
 		return
 	}
 	src, err := checkReplacement(bytes.TrimSpace(body), id, a.cfg.MaxDocumentBytes)
+	if err == nil {
+		var which string
+		if which, err = a.cfg.Limits.checkShape(src); err != nil {
+			a.overLimit(which, 1)
+		}
+	}
 	if err != nil {
 		a.m.rejected.Inc()
 		writeError(w, http.StatusBadRequest, err.Error())

@@ -66,9 +66,8 @@ func (a *API) search(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	terms := analysis.ParseQuery(r.URL.Query().Get("q"))
-	if len(terms) == 0 {
-		writeError(w, http.StatusBadRequest, "query q has no terms")
+	terms, ok := a.parseQuery(w, r)
+	if !ok {
 		return
 	}
 	limit, err := intParam(r, "limit", defaultLimit)
@@ -76,6 +75,7 @@ func (a *API) search(w http.ResponseWriter, r *http.Request) {
 		err = fmt.Errorf("limit %d: want 1 to %d", limit, maxLimit)
 	}
 	if err != nil {
+		a.overLimit(limLimit, 1)
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
@@ -84,6 +84,7 @@ func (a *API) search(w http.ResponseWriter, r *http.Request) {
 		err = fmt.Errorf("from %d: want from >= 0 and from+limit <= %d", from, maxWindow)
 	}
 	if err != nil {
+		a.overLimit(limFrom, 1)
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
@@ -143,5 +144,11 @@ func (a *API) analyze(w http.ResponseWriter, r *http.Request) {
 	if _, ok := pathIndex(w, r); !ok {
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"tokens": analysis.AppendTokens([]string{}, r.URL.Query().Get("text"))})
+	text := r.URL.Query().Get("text")
+	if len(text) > a.cfg.Limits.MaxStringBytes {
+		a.overLimit(limAnalyzeText, 1)
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("text of %d bytes, over the limit of %d", len(text), a.cfg.Limits.MaxStringBytes))
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"tokens": analysis.AppendTokens([]string{}, text)})
 }

@@ -77,6 +77,8 @@ type Config struct {
 	// LogLevel is the zerolog level (-log-level, TERMFLOW_LOG_LEVEL). The
 	// default value is "info".
 	LogLevel zerolog.Level
+	// Security is the API's access control and limits (security.go).
+	Security Security
 }
 
 // Parse reads the configuration from args and the environment; usage goes
@@ -108,6 +110,7 @@ func Parse(args []string, getenv func(string) string, stderr io.Writer) (Config,
 	fs.String(&t.DeadLetter, "topic-dead-letter", "TERMFLOW_TOPIC_DEAD_LETTER", t.DeadLetter, "documents dead-letter topic")
 	rf := int(t.ReplicationFactor)
 	fs.Int(&rf, "replication-factor", "TERMFLOW_REPLICATION_FACTOR", rf, "replication factor of created topics (-1: broker default)")
+	securityFlags(fs, getenv, &c.Security)
 	var level string
 	fs.String(&level, "log-level", "TERMFLOW_LOG_LEVEL", "info", "log level (debug, info, warn, error)")
 	if err := fs.Parse(args); err != nil {
@@ -122,6 +125,7 @@ func Parse(args []string, getenv func(string) string, stderr io.Writer) (Config,
 	if c.LogLevel, err = zerolog.ParseLevel(level); err != nil || level == "" {
 		return c, fmt.Errorf("log level %q: want debug, info, warn or error", level)
 	}
+	c.Security.load()
 	return c, c.Validate()
 }
 
@@ -168,6 +172,9 @@ func (c Config) Validate() error {
 		errs = append(errs, fmt.Errorf("replication factor %d: want -1 or at least 1", c.Topics.ReplicationFactor))
 	}
 	if err := c.Topics.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := c.Security.validate(); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)

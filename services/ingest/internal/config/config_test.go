@@ -40,10 +40,29 @@ func TestParse(t *testing.T) {
 		{name: "same topics", args: []string{"-topic-progress", "termflow.bulk-ops"}, err: "share the name"},
 		{name: "bad level", args: []string{"-log-level", "loud"}, err: "log level"},
 		{name: "extra args", args: []string{"x"}, err: "unexpected arguments"},
+		{name: "no keys", env: map[string]string{"TERMFLOW_AUTH": "on"}, err: "no API keys configured"},
+		{name: "keys", env: map[string]string{"TERMFLOW_AUTH": "on", "TERMFLOW_API_KEYS": "app:read+write:0123456789abcdef, ro:read:fedcba9876543210"},
+			check: func(c Config) bool {
+				g := c.Security.Guard
+				return !g.Disabled && len(g.Keys) == 2 && g.Keys[1].Name == "ro" && g.Rate == 100 && g.Burst == 200
+			}},
+		{name: "short secret", env: map[string]string{"TERMFLOW_AUTH": "on", "TERMFLOW_API_KEYS": "app:write:short"}, err: "secret shorter than 16"},
+		{name: "off with keys", env: map[string]string{"TERMFLOW_API_KEYS": "app:write:0123456789abcdef"}, err: "TERMFLOW_AUTH=off but API keys"},
+		{name: "limits", env: map[string]string{"TERMFLOW_MAX_FIELDS": "10", "TERMFLOW_MAX_QUERY_TERMS": "3"},
+			check: func(c Config) bool {
+				l := c.Security.Limits
+				return l.MaxFields == 10 && l.MaxQueryTerms == 3 && l.MaxDepth == 100 && l.MaxDocuments == 100000
+			}},
+		{name: "depth over the indexer's", args: []string{"-max-depth", "101"}, err: "max depth 101"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c, err := Parse(tt.args, func(k string) string { return tt.env[k] }, io.Discard)
+			c, err := Parse(tt.args, func(k string) string {
+				if v, ok := tt.env[k]; ok || k != "TERMFLOW_AUTH" {
+					return v
+				}
+				return "off" // most cases are not about auth
+			}, io.Discard)
 			if tt.err != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.err) {
 					t.Fatalf("err = %v, want %q", err, tt.err)
