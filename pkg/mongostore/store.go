@@ -61,11 +61,12 @@ type Store struct {
 	commandHook func(Command)
 }
 
-// Open connects to uri and prepares the database's indexes.
-func Open(ctx context.Context, uri, database string, log zerolog.Logger) (*Store, error) {
-	client, err := mongo.Connect(options.Client().ApplyURI(uri).
+// Open connects to uri and prepares the database's indexes. extra client
+// options (a service's command monitor) apply after the store's own.
+func Open(ctx context.Context, uri, database string, log zerolog.Logger, extra ...*options.ClientOptions) (*Store, error) {
+	client, err := mongo.Connect(append([]*options.ClientOptions{options.Client().ApplyURI(uri).
 		SetServerSelectionTimeout(10 * time.Second).
-		SetTimeout(2 * time.Minute))
+		SetTimeout(2 * time.Minute)}, extra...)...)
 	if err != nil {
 		return nil, fmt.Errorf("connect to mongodb: %w", err)
 	}

@@ -17,11 +17,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/rs/zerolog"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/termflow/termflow/pkg/failpoint"
 	"github.com/termflow/termflow/pkg/flagenv"
 	"github.com/termflow/termflow/pkg/kclient"
+	"github.com/termflow/termflow/pkg/metrics/mongomon"
 	"github.com/termflow/termflow/pkg/mongostore"
 	"github.com/termflow/termflow/pkg/opsserver"
 	"github.com/termflow/termflow/pkg/topic"
@@ -101,7 +103,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	if err := topic.EnsureAll(ctx, cfg.Topics, kclient.Options(cfg.Kafka, "persister-admin", log, nil)...); err != nil {
 		return err
 	}
-	store, err := openStore(ctx, cfg, log)
+	store, err := openStore(ctx, cfg, log, options.Client().SetMonitor(mongomon.New(reg, "persister")))
 	if err != nil {
 		return err
 	}
@@ -133,10 +135,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 }
 
 // openStore connects to MongoDB, waiting for it while it is unavailable.
-func openStore(ctx context.Context, cfg config, log zerolog.Logger) (*mongostore.Store, error) {
+func openStore(ctx context.Context, cfg config, log zerolog.Logger, extra ...*options.ClientOptions) (*mongostore.Store, error) {
 	backoff := cfg.MinBackoff
 	for {
-		store, err := mongostore.Open(ctx, cfg.MongoURI, cfg.MongoDB, log)
+		store, err := mongostore.Open(ctx, cfg.MongoURI, cfg.MongoDB, log, extra...)
 		if err == nil {
 			return store, nil
 		}

@@ -103,6 +103,7 @@ func New(cfg Config, store *mongostore.Store, log zerolog.Logger, reg prometheus
 		return nil, fmt.Errorf("kafka client: %w", err)
 	}
 	p.client = cl
+	p.m.registerLag(reg, cl, cfg.Group, cfg.Topics.DirtyTerms)
 	return p, nil
 }
 
@@ -228,6 +229,7 @@ func (p *Persister) handle(ctx context.Context, recs []*kgo.Record, cp *mongosto
 	last := recs[len(recs)-1]
 	p.m.applySeconds.Observe(time.Since(start).Seconds())
 	p.m.lastOffset.Set(float64(last.Offset))
+	p.m.batchApplied(recs, items, st, time.Now())
 	p.log.Debug().Str("topic", last.Topic).Int64("offset", last.Offset).Int("events", len(items)).
 		Int("documents", st.Records).Int("terms", st.Terms).Bool("skipped", st.Skipped).Msg("events persisted")
 	return nil
