@@ -43,7 +43,7 @@ func (e *ExitStatus) Error() string { return fmt.Sprintf("exit status %d", e.Cod
 
 // All returns every subcommand.
 func All() []Command {
-	return []Command{verifyCommand()}
+	return []Command{loadCommand(), opsCommand(), searchCommand(), dlqCommand(), verifyCommand()}
 }
 
 // Run dispatches args to a subcommand and returns the process's exit status.
