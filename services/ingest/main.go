@@ -23,9 +23,11 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/termflow/termflow/pkg/kclient"
+	"github.com/termflow/termflow/pkg/metrics/mongomon"
 	"github.com/termflow/termflow/pkg/mongostore"
 	"github.com/termflow/termflow/pkg/opsserver"
 	"github.com/termflow/termflow/pkg/topic"
@@ -94,7 +96,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	}
 	defer consumer.Close() // the tracker committed before Run returned; a static member stays in the group for its restart
 
-	store, err := mongostore.Open(ctx, cfg.MongoURI, cfg.MongoDB, log)
+	store, err := mongostore.Open(ctx, cfg.MongoURI, cfg.MongoDB, log, options.Client().SetMonitor(mongomon.New(reg, "ingest")))
 	if err != nil {
 		return fmt.Errorf("open mongodb: %w", err)
 	}
