@@ -14,6 +14,16 @@ mkdir -p "$DATA/logs"
 DATA="$(cd "$DATA" && pwd -P)"
 export TERMFLOW_DATA_DIR="$DATA" KAFKA_BROKERS=127.0.0.1:9092 MONGO_URI=mongodb://127.0.0.1:27017
 HTTP="${TERMFLOW_HTTP_ADDR:-127.0.0.1:8080}"
+# Local development: API keys are off unless some are configured (README, Security).
+if [ -z "${TERMFLOW_API_KEYS:-}${TERMFLOW_API_KEYS_FILE:-}" ]; then
+  export TERMFLOW_AUTH="${TERMFLOW_AUTH:-off}"
+else
+  export TERMFLOW_AUTH="${TERMFLOW_AUTH:-on}"
+fi
+[ "$TERMFLOW_AUTH" = on ] && AUTH_NOTE="API keys required (send -H 'Authorization: Bearer <key>')" ||
+  AUTH_NOTE="AUTHENTICATION IS OFF (local development; set TERMFLOW_API_KEYS to turn it on)"
+# the sample load authenticates with TERMFLOW_API_KEY (a read+write key) when auth is on
+CURL_AUTH=(); [ -n "${TERMFLOW_API_KEY:-}" ] && CURL_AUTH=(-H "Authorization: Bearer $TERMFLOW_API_KEY")
 for b in termflow-kfake termflow-ferretdb termflow-ingest termflow-indexer termflow-persister godoc-corpus; do
   [ -x "bin/$b" ] || { echo "run: bin/$b is missing; run 'make run' (it builds first)" >&2; exit 1; }
 done
@@ -47,20 +57,20 @@ if [ "${TERMFLOW_SAMPLE:-on}" != off ] && [ ! -e "$DATA/.sample-loaded" ]; then
   total=$(wc -l <"$DATA/godoc.ndjson"); sent=0; ops=()
   split -l 2000 "$DATA/godoc.ndjson" "$DATA/godoc.part."
   for f in "$DATA"/godoc.part.*; do
-    resp=$(curl -fsS -X POST -H 'Content-Type: application/x-ndjson' --data-binary @"$f" "http://$HTTP/bulk-indexing/godoc")
+    resp=$(curl -fsS "${CURL_AUTH[@]}" -X POST -H 'Content-Type: application/x-ndjson' --data-binary @"$f" "http://$HTTP/bulk-indexing/godoc")
     ops+=("$(sed -E 's/.*"operationId":"([^"]+)".*/\1/' <<<"$resp")")
     sent=$((sent + $(wc -l <"$f"))); printf '\r  sent %d/%d documents' "$sent" "$total"
   done
   rm -f "$DATA"/godoc.part.*; echo
   for i in "${!ops[@]}"; do
-    st=$(curl -fsS "http://$HTTP/bulk-operations/${ops[i]}?wait=completed&timeout=300s")
+    st=$(curl -fsS "${CURL_AUTH[@]}" "http://$HTTP/bulk-operations/${ops[i]}?wait=completed&timeout=300s")
     printf '\r  operation %d/%d: %s' "$((i+1))" "${#ops[@]}" "$(sed -E 's/.*"status":"([^"]+)".*/\1/' <<<"$st")"
   done
   echo; touch "$DATA/.sample-loaded"
 fi
 cat <<TXT
 
-Termflow is running (logs in $DATA/logs). Try:
+Termflow is running (logs in $DATA/logs). $AUTH_NOTE. Try:
   curl -s 'http://$HTTP/indexes/godoc'
   curl -s 'http://$HTTP/indexes/godoc/search?q=read+file&limit=3'
   curl -s -X POST http://$HTTP/bulk-indexing/books -d '[{"id":1,"title":"Limited edition"}]'

@@ -73,7 +73,8 @@ func Start(ctx context.Context, cfg Config, id string) (*Stack, error) {
 		"TERMFLOW_TOPIC_DEAD_LETTER="+id+".dlq", "TERMFLOW_DOCUMENTS_PARTITIONS="+strconv.Itoa(cfg.Partitions),
 		"TERMFLOW_INDEXER_GROUP="+id+"-indexer", "TERMFLOW_PERSISTER_GROUP="+id+"-persister",
 		"TERMFLOW_INGEST_GROUP="+id+"-ingest", "TERMFLOW_DATA_DIR="+filepath.Join(dir, "data"),
-		"TERMFLOW_LOG_LEVEL=info", "TERMFLOW_PPROF=on")
+		"TERMFLOW_LOG_LEVEL=info", "TERMFLOW_PPROF=on",
+		"TERMFLOW_AUTH=off") // the benchmark measures the pipeline; auth is tested in tools/e2e
 	s.env = append(s.env, cfg.Env...)
 	for _, name := range Services {
 		if err := s.start(ctx, name); err != nil {

@@ -81,7 +81,7 @@ func newIngest(t *testing.T, extraEnv ...string) *ingest {
 		"TERMFLOW_TOPIC_DOCUMENTS="+in.docs, "TERMFLOW_TOPIC_DIRTY_TERMS="+id+".dirty-terms",
 		"TERMFLOW_TOPIC_BULK_OPS="+in.bulkOps, "TERMFLOW_TOPIC_PROGRESS="+id+".progress",
 		"TERMFLOW_TOPIC_DEAD_LETTER="+id+".dlq", "TERMFLOW_DOCUMENTS_PARTITIONS=4",
-		"TERMFLOW_INGEST_GROUP="+id+"-ingest", "TERMFLOW_LOG_LEVEL=info",
+		"TERMFLOW_INGEST_GROUP="+id+"-ingest", "TERMFLOW_LOG_LEVEL=info", "TERMFLOW_AUTH=off",
 		// A small buffer makes a large request stream through it slowly,
 		// which leaves time to act while it is in hand.
 		"TERMFLOW_MAX_BUFFERED_RECORDS=100")

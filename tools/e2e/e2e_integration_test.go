@@ -69,6 +69,8 @@ type stack struct {
 	mongoURI string
 	// extraEnv adds environment variables to one process's start.
 	extraEnv map[string][]string
+	// apiKey is the read+write API key of ingest, sent by do.
+	apiKey string
 }
 
 func newStack(t *testing.T) *stack {
@@ -84,14 +86,16 @@ func newStackOn(t *testing.T, brokers, mongo string) *stack {
 	id := fmt.Sprintf("e2e%d", time.Now().UnixNano()%1e12)
 	s := &stack{t: t, http: freeAddr(t), ops: map[string]string{"indexer": freeAddr(t), "persister": freeAddr(t)},
 		dataDir: t.TempDir(), procs: map[string]*exec.Cmd{}, docTopic: id + ".documents", db: id,
-		brokers: brokers, mongoURI: mongo, extraEnv: map[string][]string{}}
+		brokers: brokers, mongoURI: mongo, extraEnv: map[string][]string{}, apiKey: "e2e-" + id + "-secret"}
 	s.env = append(os.Environ(),
 		"KAFKA_BROKERS="+brokers, "MONGO_URI="+mongo, "TERMFLOW_MONGO_DB="+id,
 		"TERMFLOW_TOPIC_DOCUMENTS="+s.docTopic, "TERMFLOW_TOPIC_DIRTY_TERMS="+id+".dirty-terms",
 		"TERMFLOW_TOPIC_BULK_OPS="+id+".bulk-ops", "TERMFLOW_TOPIC_PROGRESS="+id+".progress",
 		"TERMFLOW_TOPIC_DEAD_LETTER="+id+".dlq", "TERMFLOW_DOCUMENTS_PARTITIONS=4",
 		"TERMFLOW_INDEXER_GROUP="+id+"-indexer", "TERMFLOW_PERSISTER_GROUP="+id+"-persister",
-		"TERMFLOW_INGEST_GROUP="+id+"-ingest", "TERMFLOW_DATA_DIR="+s.dataDir, "TERMFLOW_LOG_LEVEL=info")
+		"TERMFLOW_INGEST_GROUP="+id+"-ingest", "TERMFLOW_DATA_DIR="+s.dataDir, "TERMFLOW_LOG_LEVEL=info",
+		// Auth is on, as by default; the tests' own polling must not be rate limited.
+		"TERMFLOW_AUTH=on", "TERMFLOW_API_KEYS=e2e:read+write:"+s.apiKey, "TERMFLOW_RATE_LIMIT=0")
 	t.Cleanup(s.stopAll)
 	return s
 }
@@ -193,6 +197,7 @@ func (s *stack) do(method, path, ctype string, body []byte) (int, map[string]any
 	if ctype != "" {
 		req.Header.Set("Content-Type", ctype)
 	}
+	req.Header.Set("Authorization", "Bearer "+s.apiKey)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		s.t.Fatal(err)
@@ -366,7 +371,9 @@ func TestConcurrentOperationsAndRestart(t *testing.T) {
 				docs[j] = map[string]any{"id": fmt.Sprintf("op%d-%d", i, j), "text": "concurrent words"}
 			}
 			b, _ := json.Marshal(docs)
-			resp, err := http.Post("http://"+s.http+"/bulk-indexing/"+index, "application/json", bytes.NewReader(b))
+			req, _ := http.NewRequest("POST", "http://"+s.http+"/bulk-indexing/"+index, bytes.NewReader(b))
+			req.Header.Set("Authorization", "Bearer "+s.apiKey)
+			resp, err := http.DefaultClient.Do(req)
 			if err != nil {
 				errs <- err
 				return

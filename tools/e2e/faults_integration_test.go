@@ -232,7 +232,13 @@ func (l *load) isDone() bool {
 
 func (l *load) send(body []byte) (string, error) {
 	cl := &http.Client{Timeout: 60 * time.Second}
-	resp, err := cl.Post("http://"+l.s.http+"/bulk-indexing/"+faultIndex, "application/json", bytes.NewReader(body))
+	req, err := http.NewRequest("POST", "http://"+l.s.http+"/bulk-indexing/"+faultIndex, bytes.NewReader(body))
+	if err != nil {
+		return "", err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+l.s.apiKey)
+	resp, err := cl.Do(req)
 	if err != nil {
 		return "", err
 	}
