@@ -34,7 +34,7 @@ unit:
 # Integration tests start the real infrastructure and always stop it again.
 # A broker or FerretDB that cannot start fails the run with the reason.
 integration:
-	@set -e; trap 'scripts/infra-down.sh' EXIT; scripts/infra-up.sh; scripts/apt-lists.sh; source .infra/env; \
+	@set -e; trap 'scripts/infra-down.sh' EXIT; scripts/infra-up.sh; scripts/apt-lists.sh; scripts/prometheus.sh ensure; source .infra/env; \
 	export TERMFLOW_TEST_KAFKA_BROKERS=$$KAFKA_BROKERS TERMFLOW_TEST_MONGO_URI=$$MONGO_URI; \
 	for m in $(MODULES); do echo "go test -tags integration $$m"; (cd $$m && $(GO) test -tags integration -race -count=1 -timeout 15m ./...) || exit 1; done
 
