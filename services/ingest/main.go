@@ -35,6 +35,7 @@ import (
 	"github.com/termflow/termflow/services/ingest/internal/auth"
 	"github.com/termflow/termflow/services/ingest/internal/config"
 	"github.com/termflow/termflow/services/ingest/internal/tracker"
+	"github.com/termflow/termflow/services/ingest/internal/webhook"
 )
 
 func main() {
@@ -108,6 +109,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 
 	tr := tracker.New(trCfg, producer, consumer, adm, kclient.Options(cfg.Kafka, "ingest", log, nil), log, reg)
 	a := api.New(apiCfg, docProducer, tr, store, log, reg)
+	hooks := webhook.New(cfg.Webhooks, log, reg) // completion webhooks, recorded by the tracker
+	hooks.SetMarker(tr)
+	tr.SetNotifier(hooks)
+	a.SetWebhooks(hooks)
 	mux := http.NewServeMux()
 	a.Register(mux)
 	opsserver.Register(mux, reg, func() error {
@@ -149,6 +154,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		return nil
 	})
 	g.Go(func() error { return tr.Run(context.Background()) }) // ended by tr.Stop below
+	g.Go(func() error { return hooks.Run(gctx) })              // cut deliveries are retried by the next start
 	g.Go(func() error {
 		<-gctx.Done() // a signal, or the server or the tracker failed
 		log.Info().Dur("timeout", cfg.ShutdownTimeout).Msg("shutting down")

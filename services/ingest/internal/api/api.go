@@ -92,6 +92,7 @@ type API struct {
 	now       func() time.Time
 	m         metrics
 	limits    *prometheus.CounterVec // limits.go
+	hooks     Webhooks               // webhook.go; nil: no webhooks
 
 	drainMu  sync.Mutex
 	draining bool

@@ -373,6 +373,9 @@ func (a *API) submit(w http.ResponseWriter, r *http.Request, index string, items
 		writeError(w, http.StatusInternalServerError, err.Error())
 		return
 	}
+	if !a.webhooks(w, r, st) {
+		return
+	}
 	id := st.ID()
 	recs, size := a.records(index, id, items)
 	if a.tooLarge(w, recs, items) {

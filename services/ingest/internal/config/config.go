@@ -13,6 +13,7 @@ import (
 	"github.com/termflow/termflow/pkg/flagenv"
 	"github.com/termflow/termflow/pkg/kclient"
 	"github.com/termflow/termflow/pkg/topic"
+	"github.com/termflow/termflow/services/ingest/internal/webhook"
 )
 
 // Config configures ingest.
@@ -79,6 +80,9 @@ type Config struct {
 	LogLevel zerolog.Level
 	// Security is the API's access control and limits (security.go).
 	Security Security
+	// Webhooks are the completion webhooks (-webhook-*, TERMFLOW_WEBHOOK_*;
+	// package webhook states the defaults).
+	Webhooks webhook.Config
 }
 
 // Parse reads the configuration from args and the environment; usage goes
@@ -111,6 +115,7 @@ func Parse(args []string, getenv func(string) string, stderr io.Writer) (Config,
 	rf := int(t.ReplicationFactor)
 	fs.Int(&rf, "replication-factor", "TERMFLOW_REPLICATION_FACTOR", rf, "replication factor of created topics (-1: broker default)")
 	securityFlags(fs, getenv, &c.Security)
+	c.Webhooks.AddFlags(fs)
 	var level string
 	fs.String(&level, "log-level", "TERMFLOW_LOG_LEVEL", "info", "log level (debug, info, warn, error)")
 	if err := fs.Parse(args); err != nil {
@@ -175,6 +180,9 @@ func (c Config) Validate() error {
 		errs = append(errs, err)
 	}
 	if err := c.Security.validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := c.Webhooks.Validate(); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)

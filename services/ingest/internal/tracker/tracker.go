@@ -132,6 +132,7 @@ type Tracker struct {
 	readerOpts []kgo.Opt
 	log        zerolog.Logger
 	now        func() time.Time
+	notifier   Notifier // may be nil
 
 	ready atomic.Bool
 	pubMu sync.Mutex // serializes marshal+enqueue so a key's records reach Kafka in version order
@@ -224,6 +225,7 @@ func (t *Tracker) Run(ctx context.Context) error {
 		// Published by the first flush below.
 		t.log.Warn().Int("operations", n).Msg("operations never acknowledged failed")
 	}
+	t.notifyRebuilt()
 	t.ready.Store(true)
 	defer t.ready.Store(false)
 
@@ -463,6 +465,7 @@ func (t *Tracker) changedLocked(e *entry, before bulkop.Status) {
 		t.m.operations.WithLabelValues(string(before)).Dec()
 		t.m.operations.WithLabelValues(string(after)).Inc()
 	}
+	t.notifyLocked(e, before)
 	e.version++
 	close(e.changed)
 	e.changed = make(chan struct{})
