@@ -3,7 +3,7 @@ SHELL := /bin/bash
 MODULES := pkg services/ingest services/indexer services/persister tools cli bench
 GO ?= go
 
-.PHONY: run test unit integration vet build infra-up infra-down bench bench-micro soak clean
+.PHONY: run test unit integration vet build infra-up infra-down bench bench-micro soak fuzz clean
 
 ## run: the whole pipeline on embedded defaults (kfake + embedded FerretDB), sample corpus loaded
 run: build
@@ -74,6 +74,16 @@ bench-micro:
 	cd services/indexer && $(GO) test -run '^$$' -bench IndexBatch -benchmem ./... && \
 	  $(GO) test -run '^$$' -bench IndexCommit -benchtime 40x -benchmem ./...
 	cd services/ingest && $(GO) test -run '^$$' -bench . -benchmem ./...
+
+## fuzz: every fuzz target for FUZZTIME each (make test runs only their checked-in seeds,
+## testdata/fuzz/<target>); a crasher is written there and becomes a regression seed
+FUZZTIME ?= 60s
+FUZZ_TARGETS := pkg:./analysis:FuzzTokens pkg:./analysis:FuzzAnalyzeJSON pkg:./analysis:FuzzParseQuery \
+	pkg:./document:FuzzDecode pkg:./dirtyterms:FuzzDecode pkg:./dirtyterms:FuzzRoundTrip \
+	services/ingest:./internal/api:FuzzParseBulk services/ingest:./internal/api:FuzzScanObject
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do IFS=: read -r m p f <<<"$$t"; echo "fuzz $$m $$p $$f ($(FUZZTIME))"; \
+	  (cd $$m && $(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) $$p); done
 
 clean:
 	rm -rf bin .infra
