@@ -504,8 +504,11 @@ func (ix *Indexer) indexAndHandOver(ctx context.Context, tp string, p int32, rec
 	ix.m.batchDone(res.event, len(res.failures), time.Since(start))
 	ix.log.Debug().Str("topic", tp).Int32("partition", p).Int64("offset", res.event.LastOffset).
 		Int("documents", res.docs).Int("terms", len(res.event.Terms)).Msg("batch indexed")
+	ix.logOperations(tp, p, recs, res)
 	for _, dl := range res.failures {
-		ix.log.Warn().Str("topic", tp).Int32("partition", p).Int64("offset", dl.rec.Offset).
+		op, _, _ := operationOf(dl.rec)
+		index, _, _ := document.ParseKey(dl.rec.Key)
+		ix.log.Warn().Str("operation", op).Str("index", index).Str("topic", tp).Int32("partition", p).Int64("offset", dl.rec.Offset).
 			Str("error", dl.reason).Msg("record dead-lettered")
 	}
 	return nil

@@ -430,6 +430,7 @@ func (a *API) submit(w http.ResponseWriter, r *http.Request, index string, items
 		return
 	}
 	a.m.accepted.Add(float64(n))
+	a.log.Info().Str("operation", id).Str("index", index).Str("topic", a.cfg.DocumentsTopic).Int("documents", n).Msg("operation accepted")
 	w.Header().Set("Location", "/bulk-operations/"+id)
 	writeJSON(w, http.StatusAccepted, bulkResponse{OperationID: id, Index: index, Documents: n, Deletes: deletes,
 		Batches: st.TotalBatches(), Status: bulkop.Indexing})

@@ -465,7 +465,7 @@ func (t *Tracker) changedLocked(e *entry, before bulkop.Status) {
 		t.m.operations.WithLabelValues(string(before)).Dec()
 		t.m.operations.WithLabelValues(string(after)).Inc()
 	}
-	t.notifyLocked(e, before)
+	t.statusChangedLocked(e, before)
 	e.version++
 	close(e.changed)
 	e.changed = make(chan struct{})

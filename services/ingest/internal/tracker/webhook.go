@@ -12,10 +12,25 @@ type Notifier interface {
 // SetNotifier sets the notifier; call it before Run.
 func (t *Tracker) SetNotifier(n Notifier) { t.notifier = n }
 
-// notifyLocked tells the notifier about e if its status just became
-// terminal (before was its status before the change).
-func (t *Tracker) notifyLocked(e *entry, before bulkop.Status) {
-	if t.notifier != nil && e.state.Status() != before && e.state.Status().Terminal() {
+// statusChangedLocked logs a change of e's status (before was its status
+// before the change), keyed like the other services' lines so that one
+// operation can be followed across the pipeline, and tells the notifier
+// when the status became terminal.
+func (t *Tracker) statusChangedLocked(e *entry, before bulkop.Status) {
+	after := e.state.Status()
+	if after == before {
+		return
+	}
+	ev := t.log.Info()
+	if after == bulkop.Failed || after == bulkop.PartiallyCompleted {
+		ev = t.log.Warn().Int("failed", e.state.FailureCount())
+		if r := e.state.AbortReason(); r != "" {
+			ev = ev.Str("error", r)
+		}
+	}
+	ev.Str("operation", e.state.ID()).Str("index", e.state.Index()).Str("topic", t.cfg.BulkOps).
+		Str("status", string(after)).Int("documents", e.state.Total()).Msg("operation " + string(after))
+	if t.notifier != nil && after.Terminal() {
 		t.notifier.Terminal(e.state)
 	}
 }

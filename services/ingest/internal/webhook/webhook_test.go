@@ -108,7 +108,7 @@ func terminalState(t *testing.T, urls ...string) *bulkop.State {
 
 func TestDeliverSignedWithRetries(t *testing.T) {
 	type got struct {
-		body                  []byte
+		body                 []byte
 		sig, event, delivery string
 	}
 	var (

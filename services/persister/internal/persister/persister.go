@@ -217,6 +217,7 @@ func (p *Persister) handle(ctx context.Context, recs []*kgo.Record, cp *mongosto
 			return err
 		}
 	}
+	p.logOperations(items, partitionOf(recs))
 	p.m.events.Add(float64(len(items)))
 	if !st.Skipped {
 		p.m.docs.Add(float64(st.Records))
