@@ -27,7 +27,7 @@ ENV CGO_ENABLED=0 \
 
 # Module metadata first, so the dependency download stays cached until a
 # go.mod/go.sum changes. Every module listed in go.work must be present for
-# workspace mode, hence tools/go.mod too; the [m] globs tolerate a missing
+# workspace mode, hence tools/, cli/ and bench/go.mod too; the [m] globs tolerate a missing
 # go.sum/go.work.sum.
 COPY go.work go.work.su[m] ./
 COPY pkg/go.mod pkg/go.su[m] ./pkg/
@@ -35,6 +35,8 @@ COPY services/ingest/go.mod services/ingest/go.su[m] ./services/ingest/
 COPY services/indexer/go.mod services/indexer/go.su[m] ./services/indexer/
 COPY services/persister/go.mod services/persister/go.su[m] ./services/persister/
 COPY tools/go.mod tools/go.su[m] ./tools/
+COPY cli/go.mod cli/go.su[m] ./cli/
+COPY bench/go.mod bench/go.su[m] ./bench/
 RUN go mod download
 
 # Only the source the services are built from (keeps .git, data and other
