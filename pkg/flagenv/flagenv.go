@@ -95,3 +95,7 @@ func (s *Set) Parse(args []string) error {
 	}
 	return nil
 }
+
+// Getenv reads an environment variable through the Set's getenv, for
+// settings that must not be flags (secrets would show in process lists).
+func (s *Set) Getenv(name string) string { return s.getenv(name) }

@@ -74,7 +74,7 @@ func parse(args []string, getenv func(string) string, stderr io.Writer) (config,
 	fs.Duration(&c.SessionTimeout, "session-timeout", "TERMFLOW_SESSION_TIMEOUT", d.SessionTimeout, "how long the group keeps a silent indexer's partitions for its restart")
 	fs.Duration(&c.ShutdownTimeout, "shutdown-timeout", "TERMFLOW_SHUTDOWN_TIMEOUT", d.ShutdownTimeout, "bound on a graceful stop (finish the batch, commit, leave the group)")
 	fs.Bool(&c.LeaveGroupOnShutdown, "leave-group-on-shutdown", "TERMFLOW_LEAVE_GROUP_ON_SHUTDOWN", d.LeaveGroupOnShutdown, "leave the group on a graceful stop so the partitions move at once (false keeps them for a restart)")
-	fs.String(&c.Kafka.Brokers, "kafka-brokers", "KAFKA_BROKERS", d.Kafka.Brokers, "Kafka seed brokers, comma separated")
+	kclient.Flags(fs, &c.Kafka, d.Kafka.Brokers) // brokers, SASL, TLS
 	fs.String(&c.Failpoints, "failpoints", "TERMFLOW_FAILPOINTS", "", "fault tests only: kill the process at name=N passes of named points (see pkg/failpoint)")
 	topic.Bind(fs, &c.Topics)
 	if err := fs.Parse(args); err != nil {

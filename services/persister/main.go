@@ -64,7 +64,7 @@ func parse(args []string, getenv func(string) string, stderr io.Writer) (config,
 	fs.Duration(&c.ShutdownTimeout, "shutdown-timeout", "TERMFLOW_SHUTDOWN_TIMEOUT", 30*time.Second, "bound on a graceful stop (finish, report and commit the batch in hand)")
 	fs.Duration(&c.MinBackoff, "min-backoff", "TERMFLOW_MIN_BACKOFF", 100*time.Millisecond, "first retry delay while MongoDB fails")
 	fs.Duration(&c.MaxBackoff, "max-backoff", "TERMFLOW_MAX_BACKOFF", 10*time.Second, "longest retry delay while MongoDB fails")
-	fs.String(&c.Kafka.Brokers, "kafka-brokers", "KAFKA_BROKERS", "127.0.0.1:9092", "Kafka seed brokers, comma separated")
+	kclient.Flags(fs, &c.Kafka, "127.0.0.1:9092") // brokers, SASL, TLS
 	fs.String(&c.Failpoints, "failpoints", "TERMFLOW_FAILPOINTS", "", "fault tests only: kill the process at name=N passes of named points (see pkg/failpoint)")
 	topic.Bind(fs, &c.Topics)
 	if err := fs.Parse(args); err != nil {

@@ -93,7 +93,7 @@ func Parse(args []string, getenv func(string) string, stderr io.Writer) (Config,
 	fs := flagenv.New("ingest", getenv)
 	fs.SetOutput(stderr)
 	fs.String(&c.HTTPAddr, "http-addr", "TERMFLOW_HTTP_ADDR", "127.0.0.1:8080", "HTTP listen address (API, /metrics, /healthz, /readyz)")
-	fs.String(&c.Kafka.Brokers, "kafka-brokers", "KAFKA_BROKERS", "127.0.0.1:9092", "Kafka seed brokers, comma separated")
+	kclient.Flags(fs, &c.Kafka, "127.0.0.1:9092") // brokers, SASL, TLS
 	fs.String(&c.MongoURI, "mongo-uri", "MONGO_URI", "mongodb://127.0.0.1:27017", "MongoDB URI")
 	fs.String(&c.MongoDB, "mongo-db", "TERMFLOW_MONGO_DB", "termflow", "MongoDB database")
 	fs.Int(&c.BatchSize, "batch-size", "TERMFLOW_BATCH_SIZE", 150, "documents per batch of a bulk operation")
