@@ -152,12 +152,17 @@ func AnalyzeJSON(src []byte) (Document, error) {
 	return d, nil
 }
 
-// analyzeDecoded is AnalyzeJSON through encoding/json.
+// analyzeDecoded is AnalyzeJSON through encoding/json. A key repeated in
+// an object is refused (decoding would silently keep its last value, and
+// ingest refuses such documents too).
 func analyzeDecoded(src []byte) (Document, error) {
 	var v map[string]any
 	dec := json.NewDecoder(bytes.NewReader(src))
 	dec.UseNumber()
 	if err := dec.Decode(&v); err != nil {
+		return Document{}, err
+	}
+	if err := checkDuplicateKeys(src); err != nil {
 		return Document{}, err
 	}
 	return Analyze(v), nil

@@ -1,6 +1,10 @@
 package analysis
 
-import "fmt"
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+)
 
 // MaxDepth is the deepest nesting of objects and arrays a document may
 // have, the document's own object counting as 1. AnalyzeJSON refuses
@@ -54,6 +58,49 @@ func Measure(src []byte) Shape {
 		}
 	}
 	return s
+}
+
+// checkDuplicateKeys refuses valid JSON src if an object repeats a key
+// (compared after unescaping).
+func checkDuplicateKeys(src []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(src))
+	var walk func() error
+	walk = func() error {
+		tok, err := dec.Token()
+		if err != nil {
+			return err
+		}
+		switch tok {
+		case json.Delim('{'):
+			seen := map[string]bool{}
+			for dec.More() {
+				k, err := dec.Token()
+				if err != nil {
+					return err
+				}
+				if key, _ := k.(string); seen[key] {
+					return fmt.Errorf("duplicate key %q", key)
+				} else {
+					seen[key] = true
+				}
+				if err := walk(); err != nil {
+					return err
+				}
+			}
+			_, err = dec.Token()
+			return err
+		case json.Delim('['):
+			for dec.More() {
+				if err := walk(); err != nil {
+					return err
+				}
+			}
+			_, err = dec.Token()
+			return err
+		}
+		return nil
+	}
+	return walk()
 }
 
 // checkDepth refuses src if it nests deeper than MaxDepth.

@@ -47,6 +47,9 @@ func TestAnalyzeJSONLimits(t *testing.T) {
 		{"too many fields, decoded", strings.Replace(fields(MaxFields+1), `"f0"`, `"\u0066"`, 1), "1001 fields"},
 		// fields without terms do not count
 		{"empty fields", strings.ReplaceAll(fields(MaxFields+1), `"v"`, `null`), ""},
+		{"duplicate key", `{"a":{"b":1,"b":2}}`, `duplicate key "b"`},
+		{"duplicate escaped key", `{"a":1,"\u0061":2}`, `duplicate key "a"`},
+		{"same key in two objects", `{"a":{"b":1},"c":{"b":2},"d":[{"b":1},{"b":2}]}`, ""},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := AnalyzeJSON([]byte(tt.in))

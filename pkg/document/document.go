@@ -124,7 +124,8 @@ func (e Envelope) Encode() []byte {
 }
 
 // Decode reads a record into an envelope, validating it. A nil value is a
-// tombstone: it deletes the document named by the key. maxBytes bounds the
+// tombstone: it deletes the document named by the key. A key, if any, must
+// be Key(index, id) of the envelope. maxBytes bounds the
 // value size (0 means DefaultMaxBytes).
 func Decode(key, value []byte, maxBytes int) (Envelope, error) {
 	if maxBytes <= 0 {
@@ -165,6 +166,12 @@ func Decode(key, value []byte, maxBytes int) (Envelope, error) {
 	id, err := ParseID(raw.ID)
 	if err != nil {
 		return Envelope{}, err
+	}
+	// The key names the document: compaction and partitioning go by it, so
+	// a record keyed as one document must not change another. (A record
+	// without a key cannot be on a compacted topic.)
+	if k := Key(raw.Index, id); len(key) > 0 && !bytes.Equal(key, k) {
+		return Envelope{}, fmt.Errorf("record key %q does not name the envelope's document %q", key, k)
 	}
 	e := Envelope{V: SchemaVersion, Index: raw.Index, ID: id, Delete: raw.Delete}
 	if e.Delete {

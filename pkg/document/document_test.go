@@ -82,3 +82,18 @@ func TestValidateIndex(t *testing.T) {
 		}
 	}
 }
+
+func TestDecodeKeyMustNameTheDocument(t *testing.T) {
+	v := []byte(`{"v":1,"index":"victim","id":"1","doc":{"t":"x"}}`)
+	for _, k := range []string{"hostile/1", "victim/1/", "victim/01", "victim/../victim/1"} {
+		if _, err := Decode([]byte(k), v, 0); err == nil || !strings.Contains(err.Error(), "does not name the envelope's document") {
+			t.Errorf("key %q: err %v", k, err)
+		}
+	}
+	if e, err := Decode([]byte("victim/1"), v, 0); err != nil || e.Index != "victim" || e.ID != "1" {
+		t.Fatalf("%+v %v", e, err)
+	}
+	if e, err := Decode([]byte(`b/a/../c`), []byte(`{"v":1,"index":"b","id":"a/../c","delete":true}`), 0); err != nil || e.ID != "a/../c" {
+		t.Fatalf("%+v %v", e, err)
+	}
+}
