@@ -105,7 +105,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		return err
 	}
 	dir := filepath.Join(cfg.DataDir, cfg.InstanceID, "pebble")
-	store, err := pebblestore.Open(dir, pebblestore.Options{})
+	store, err := pebblestore.Open(dir, pebblestore.Options{Logger: pebbleLog{log}})
 	if err != nil {
 		return err
 	}

@@ -182,6 +182,7 @@ type Marker interface {
 
 type job struct {
 	id     string
+	index  string
 	url    string
 	status bulkop.Status
 	body   []byte
@@ -264,7 +265,7 @@ func (n *Notifier) Terminal(st *bulkop.State) {
 	}
 	n.mu.Lock()
 	for _, u := range urls {
-		j := job{id: st.ID(), url: u, status: st.Status(), body: body}
+		j := job{id: st.ID(), index: st.Index(), url: u, status: st.Status(), body: body}
 		if n.pending[j.key()] {
 			continue
 		}
@@ -308,7 +309,7 @@ func (n *Notifier) Run(ctx context.Context) error {
 // deliver runs the attempts of one notification.
 func (n *Notifier) deliver(ctx context.Context, j job) {
 	backoff := n.cfg.MinBackoff
-	log := n.log.With().Str("operation", j.id).Str("status", string(j.status)).Str("url", j.url).Logger()
+	log := n.log.With().Str("operation", j.id).Str("index", j.index).Str("status", string(j.status)).Str("url", j.url).Logger()
 	for attempt := 1; ; attempt++ {
 		retry, err := n.attempt(ctx, j)
 		if ctx.Err() != nil {
