@@ -1,10 +1,13 @@
-// Command termflowctl is Termflow's operator tool:
+// Command termflowctl is Termflow's tool for people: load files into an
+// index with a progress bar, list, watch and explain bulk operations,
+// search, list and redrive dead letters, and verify an index:
 //
 //	termflowctl <subcommand> [flags]
 //
-// Subcommands are listed by `termflowctl help`; each takes -h. Exit status:
-// 0 success, 1 the subcommand's negative answer (verify found
-// differences), 2 usage or operational errors.
+// Subcommands are listed by `termflowctl help`; each takes -h and --json.
+// Exit status: 0 success, 1 the subcommand's negative answer (documents
+// rejected, an operation not completed, verify found differences), 2 usage
+// or operational errors.
 package main
 
 import (

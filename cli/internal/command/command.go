@@ -88,5 +88,25 @@ func usage(prog string, cmds []Command, w io.Writer) {
 		fmt.Fprintf(tw, "  %s\t%s\n", c.Name, c.Summary)
 	}
 	tw.Flush()
-	fmt.Fprintf(w, "\n`%s <subcommand> -h` lists a subcommand's flags.\n", prog)
+	fmt.Fprintf(w, `
+Every subcommand takes --json (output for machines). Exit status: 0 success,
+1 the subcommand's negative answer (documents rejected, an operation not
+completed, differences found), 2 usage or operational error.
+
+environment (flags win):
+  TERMFLOW_URL, TERMFLOW_API_KEY   ingest's HTTP API (default http://127.0.0.1:8080) and key
+  KAFKA_BROKERS                    dlq, verify (default 127.0.0.1:9092)
+  MONGO_URI, TERMFLOW_MONGO_DB     verify
+  TERMFLOW_TOPIC_DOCUMENTS, TERMFLOW_TOPIC_DEAD_LETTER
+
+examples:
+  %[1]s load --index books books.ndjson
+  %[1]s ops list --index books
+  %[1]s ops watch op_01M8…
+  %[1]s search books title:limited edition
+  %[1]s dlq list && %[1]s dlq redrive --all
+  %[1]s verify --index books
+
+`+"`%[1]s <subcommand> -h`"+` lists a subcommand's flags.
+`, prog)
 }
