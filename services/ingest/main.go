@@ -136,7 +136,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	log.Info().Str("addr", ln.Addr().String()).Bool("auth", !cfg.Security.Guard.Disabled).Msg("listening")
+	log.Info().Str("addr", ln.Addr().String()).Msg("listening")
+	if cfg.Security.Guard.Disabled {
+		log.Warn().Msg("api keys off: every request is served (TERMFLOW_AUTH=off, local development only)")
+	}
 
 	// Long polls (GET /bulk-operations/{id}?wait=) end with this context,
 	// answering the state they have; write requests do not depend on it.
