@@ -347,7 +347,7 @@ func runLoad(ctx context.Context, args []string, env Env) error {
 		if sending {
 			select {
 			case <-sendersDone:
-				sending = false
+				sending, sendersDone = false, nil // a nil channel: the wait below is for the ticker
 			default:
 			}
 		}
