@@ -116,7 +116,7 @@ func TestPoisonRecordsAreDeadLetteredAndPartitionsKeepFlowing(t *testing.T) {
 	// Ingest takes documents up to 4 MiB; the indexer only up to its 1 MiB
 	// default, so a 2 MB document of an operation is accepted (202) and then
 	// dead-lettered by the indexer.
-	s.startWith("ingest", "TERMFLOW_MAX_DOCUMENT_BYTES="+strconv.Itoa(4<<20))
+	s.startWith("ingest", "TERMFLOW_MAX_DOCUMENT_BYTES="+strconv.Itoa(4<<20), "TERMFLOW_MAX_STRING_BYTES="+strconv.Itoa(4<<20))
 
 	// Straight to the documents topic, on each of its 4 partitions: valid
 	// documents with every kind of poison record between them.
