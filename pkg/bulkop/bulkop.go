@@ -388,24 +388,24 @@ func (s *State) Clone() *State {
 
 // View is the operation as the HTTP API shows it.
 type View struct {
-	ID               string     `json:"id"`
-	Index            string     `json:"index"`
-	Status           Status     `json:"status"`
-	TotalBatches     int        `json:"totalBatches"`
-	IndexedBatches   int        `json:"indexedBatches"`
-	PersistedBatches int        `json:"persistedBatches"`
-	FailedBatches    int        `json:"failedBatches"`
-	TotalDocuments   int        `json:"totalDocuments"`
+	ID               string `json:"id"`
+	Index            string `json:"index"`
+	Status           Status `json:"status"`
+	TotalBatches     int    `json:"totalBatches"`
+	IndexedBatches   int    `json:"indexedBatches"`
+	PersistedBatches int    `json:"persistedBatches"`
+	FailedBatches    int    `json:"failedBatches"`
+	TotalDocuments   int    `json:"totalDocuments"`
 	// IndexedDocuments and PersistedDocuments count the documents done
 	// with that stage, failed ones included (as the batch counters do);
 	// FailedDocuments counts the failed ones.
-	IndexedDocuments   int `json:"indexedDocuments"`
-	PersistedDocuments int `json:"persistedDocuments"`
-	FailedDocuments    int `json:"failedDocuments"`
-	CreatedAt        time.Time  `json:"createdAt"`
-	UpdatedAt        time.Time  `json:"updatedAt"`
-	CompletedAt      *time.Time `json:"completedAt"`           // null until the operation is terminal
-	AbortReason      string     `json:"abortReason,omitempty"` // why an aborted operation failed
+	IndexedDocuments   int        `json:"indexedDocuments"`
+	PersistedDocuments int        `json:"persistedDocuments"`
+	FailedDocuments    int        `json:"failedDocuments"`
+	CreatedAt          time.Time  `json:"createdAt"`
+	UpdatedAt          time.Time  `json:"updatedAt"`
+	CompletedAt        *time.Time `json:"completedAt"`           // null until the operation is terminal
+	AbortReason        string     `json:"abortReason,omitempty"` // why an aborted operation failed
 }
 
 // View returns the API view of the operation.
