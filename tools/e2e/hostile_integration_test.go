@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -249,5 +250,13 @@ func TestHostileInput(t *testing.T) {
 	if rep.Documents != 2+7 || rep.DeadLetters != len(want) || rep.DiffCount != 0 {
 		t.Errorf("verify: %d documents, %d dead letters, %d differences (want 9, %d, 0): %v",
 			rep.Documents, rep.DeadLetters, rep.DiffCount, len(want), rep.Diffs)
+	}
+	// The indexer's Pebble store holds exactly what the topic implies too
+	// (no index name reached into another's key range).
+	s.stop("indexer")
+	rep.DiffCount, rep.Diffs = -1, nil
+	s.ctlJSON(0, &rep, "verify", "--pebble", filepath.Join(s.dataDir, "indexer-1", "pebble"))
+	if rep.DiffCount != 0 {
+		t.Errorf("verify --pebble: %d differences: %v", rep.DiffCount, rep.Diffs)
 	}
 }
