@@ -472,12 +472,10 @@ func (a *API) tooLarge(w http.ResponseWriter, recs []*kgo.Record, items []item) 
 			p.reject(items[i].line, fmt.Errorf("document of %d bytes in its envelope is over the %d-byte limit", len(r.Value), a.cfg.MaxDocumentBytes))
 		}
 	}
-	switch {
-	case p.invalid == 0:
+	if p.invalid == 0 {
 		return false
-	default:
-		a.overLimit(limDocBytes, p.invalid)
 	}
+	a.overLimit(limDocBytes, p.invalid)
 	switch {
 	case len(items) == 1 && items[0].line == 0:
 		writeError(w, http.StatusBadRequest, p.errs[0].Error)
