@@ -123,15 +123,21 @@ func (s *Store) Apply(ctx context.Context, off int64, ev *dirtyterms.Event, cp *
 // heads that list them, so a reader following a head always finds its
 // chunks. ApplyBatch must not be called concurrently (the persister is the
 // single writer).
-func (s *Store) ApplyBatch(ctx context.Context, items []Item, cp *Checkpoint) (ApplyStats, error) {
+func (s *Store) ApplyBatch(ctx context.Context, items []Item, cp *Checkpoint) (_ ApplyStats, err error) {
 	var st ApplyStats
+	// What the writer remembers is trusted only while every write
+	// succeeded; after a failure the next attempt reads it again.
+	defer func() {
+		if err != nil {
+			s.known = nil
+		}
+	}()
 	// A crash or a failed attempt may have left a batch's writes half done:
 	// recover finishes them before anything is read. The stored checkpoint
 	// is authoritative: a caller's copy can be behind it (an attempt whose
 	// checkpoint write succeeded but was reported failed), and applying
 	// statistics twice would count twice.
 	var stored Checkpoint
-	var err error
 	if !s.clean {
 		stored, err = s.recover(ctx)
 	} else {
@@ -160,6 +166,11 @@ func (s *Store) ApplyBatch(ctx context.Context, items []Item, cp *Checkpoint) (A
 	if err := s.applyDocuments(ctx, ev, &st); err != nil {
 		return st, err
 	}
+	if s.known == nil || s.known.full() {
+		if s.known, err = s.loadKnown(ctx, &st); err != nil {
+			return st, err
+		}
+	}
 	tw, err := s.planTerms(ctx, ev, &st)
 	if err != nil {
 		return st, err
@@ -175,6 +186,7 @@ func (s *Store) ApplyBatch(ctx context.Context, items []Item, cp *Checkpoint) (A
 	if err := s.redo(ctx, j, &st); err != nil {
 		return st, err
 	}
+	s.known.wrote(tw)
 	*cp = next
 	// The checkpoint covers the journal now; a failure to remove it is
 	// repaired by the next recover.
@@ -264,50 +276,114 @@ func (s *Store) applyDocuments(ctx context.Context, ev *dirtyterms.Event, st *Ap
 	}
 	sort.Strings(keys)
 	var docs []any
+	var docIDs []string
+	fresh := map[string]bool{}
 	for _, k := range keys {
 		r := ev.Records[last[k]]
 		if !r.Deleted {
 			docs = append(docs, storedDoc{ID: k, Index: r.Index, DocID: r.ID, Source: string(r.Source), Offset: r.Offset})
+			docIDs = append(docIDs, k)
+			// A document new to its indexer is new here too, unless an
+			// attempt that failed wrote it: insertFresh then replaces it.
+			fresh[k] = r.Count > 0
 		}
 	}
-	return s.replace(ctx, s.docs, keys, docs, st)
+	return s.replace(ctx, s.docs, keys, docs, docIDs, fresh, st)
 }
 
 // replace makes the documents with ids be exactly docs (a subset of ids;
-// the others are deleted): one delete of every id, then one unordered
-// insert. FerretDB's SQLite backend pushes down only single-_id filters, so
-// one upsert per document costs a table scan each, while this costs one
-// scan and one bulk insert. A crash between the two leaves the ids missing:
-// documents are then written again by the replayed events, everything else
-// by the journal's redo.
-func (s *Store) replace(ctx context.Context, c *mongo.Collection, ids []string, docs []any, st *ApplyStats) error {
-	const insertStep = 1000
-	if err := s.deleteIDs(ctx, c, ids, st); err != nil {
-		return err
+// docIDs are their ids; the others are deleted). Documents fresh marks new
+// are inserted in bulk; the rest are replaced in place (upserts), one bulk
+// write per replaceStep, so a reader never finds a listed document missing;
+// deletions come last. Every write addresses one _id: an index lookup on
+// MongoDB and on FerretDB (tools/ferretdb/idindex.go), where any other
+// filter reads the whole collection. A document marked fresh that is stored
+// after all (an attempt that failed wrote it) is replaced.
+func (s *Store) replace(ctx context.Context, c *mongo.Collection, ids []string, docs []any, docIDs []string, fresh map[string]bool, st *ApplyStats) error {
+	// FerretDB 1.24 keeps every matched statement's SQLite connection of an
+	// update command until the whole command ends, from a pool of 100: an
+	// update of more than 100 existing documents never finishes there.
+	const insertStep, replaceStep = 1000, 50
+	var ins, upd []any
+	var insIDs, updIDs []string
+	has := make(map[string]bool, len(docIDs))
+	for i, d := range docs {
+		has[docIDs[i]] = true
+		if fresh[docIDs[i]] {
+			ins, insIDs = append(ins, d), append(insIDs, docIDs[i])
+		} else {
+			upd, updIDs = append(upd, d), append(updIDs, docIDs[i])
+		}
 	}
-	for len(docs) > 0 {
-		n := min(insertStep, len(docs))
-		if err := s.beforeWrite(); err != nil {
+	for len(ins) > 0 {
+		n := min(insertStep, len(ins))
+		again, againIDs, err := s.insertFresh(ctx, c, ins[:n], insIDs[:n], st)
+		if err != nil {
 			return err
 		}
-		if err := s.insertMany(ctx, c, docs[:n], false); err != nil {
+		upd, updIDs = append(upd, again...), append(updIDs, againIDs...)
+		ins, insIDs = ins[n:], insIDs[n:]
+	}
+	for len(upd) > 0 {
+		n := min(replaceStep, len(upd))
+		models := make([]mongo.WriteModel, n)
+		for i := range n {
+			models[i] = mongo.NewReplaceOneModel().SetFilter(bson.D{{Key: "_id", Value: updIDs[i]}}).
+				SetReplacement(upd[i]).SetUpsert(true)
+		}
+		if err := s.bulkWrite(ctx, c, "update", models); err != nil {
 			return err
 		}
 		st.Writes++
-		docs = docs[n:]
+		upd, updIDs = upd[n:], updIDs[n:]
 	}
-	return nil
+	var del []string
+	for _, id := range ids {
+		if !has[id] {
+			del = append(del, id)
+		}
+	}
+	return s.deleteIDs(ctx, c, del, st)
 }
 
-// deleteIDs deletes the documents with the given ids, many per request.
-func (s *Store) deleteIDs(ctx context.Context, c *mongo.Collection, ids []string, st *ApplyStats) error {
-	const step = 10000
-	for rest := ids; len(rest) > 0; {
-		n := min(step, len(rest))
-		if err := s.beforeWrite(); err != nil {
-			return err
+// insertFresh inserts docs (ids their ids) with one unordered insert and
+// returns the ones that were stored already, to be replaced.
+func (s *Store) insertFresh(ctx context.Context, c *mongo.Collection, docs []any, ids []string, st *ApplyStats) ([]any, []string, error) {
+	err := s.insertMany(ctx, c, docs, false)
+	st.Writes++
+	if err == nil {
+		return nil, nil, nil
+	}
+	var bwe mongo.BulkWriteException
+	if !errors.As(err, &bwe) || bwe.WriteConcernError != nil || len(bwe.WriteErrors) == 0 {
+		return nil, nil, err
+	}
+	var again []any
+	var againIDs []string
+	for _, we := range bwe.WriteErrors {
+		if !mongo.IsDuplicateKeyError(we) || we.Index < 0 || we.Index >= len(docs) {
+			return nil, nil, err
 		}
-		if err := s.deleteMany(ctx, c, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: rest[:n]}}}}); err != nil {
+		again = append(again, docs[we.Index])
+		againIDs = append(againIDs, ids[we.Index])
+	}
+	s.log.Debug().Str("collection", c.Name()).Int("documents", len(again)).Msg("stored already: replacing")
+	return again, againIDs, nil
+}
+
+// deleteIDs deletes the documents with the given ids: one bulk write of
+// single-_id deletes per deleteStep ids. Each delete is an index lookup (see
+// findByIDs); a deleteMany with $in would read the whole collection on
+// FerretDB.
+func (s *Store) deleteIDs(ctx context.Context, c *mongo.Collection, ids []string, st *ApplyStats) error {
+	const deleteStep = 1000
+	for rest := ids; len(rest) > 0; {
+		n := min(deleteStep, len(rest))
+		models := make([]mongo.WriteModel, n)
+		for i, id := range rest[:n] {
+			models[i] = mongo.NewDeleteOneModel().SetFilter(bson.D{{Key: "_id", Value: id}})
+		}
+		if err := s.bulkWrite(ctx, c, "delete", models); err != nil {
 			return err
 		}
 		st.Writes++
@@ -349,18 +425,28 @@ func (s *Store) planTerms(ctx context.Context, ev *dirtyterms.Event, st *ApplySt
 	if len(work) == 0 {
 		return &termWrites{}, nil
 	}
-	keys := make([]string, len(work))
-	for i, w := range work {
-		keys[i] = w.key
-	}
-	st.Reads++
-	if err := findIDs(ctx, s, s.terms, keys, func(h headDoc) {
-		if w := byKey[h.ID]; w != nil {
-			w.head = &h
+	// Heads: remembered ones as they are, unseen keys are new terms, the
+	// rest are looked up.
+	var keys []string
+	for _, w := range work {
+		switch h := s.known.heads[w.key]; {
+		case h != nil:
+			w.head = h
+		case s.known.mayExist(w.key):
+			keys = append(keys, w.key)
 		}
-	}); err != nil {
-		return nil, err
 	}
+	if len(keys) > 0 {
+		st.Reads++
+		if err := findIDs(ctx, s, s.terms, keys, func(h headDoc) {
+			if w := byKey[h.ID]; w != nil {
+				w.head = &h
+			}
+		}); err != nil {
+			return nil, err
+		}
+	}
+	fresh := map[string]bool{}
 
 	// Which chunks each term's ops touch; load them.
 	type target struct {
@@ -375,9 +461,12 @@ func (s *Store) planTerms(ctx context.Context, ev *dirtyterms.Event, st *ApplySt
 	for _, w := range work {
 		if w.head == nil {
 			// A new term: one chunk over the whole hash space. Whatever a
-			// crashed earlier attempt left under that id is not trusted.
+			// crashed earlier attempt left under that id is not trusted
+			// (insertFresh replaces it).
 			w.head = &headDoc{ID: w.key, Index: w.index, Field: w.field, Term: w.term,
 				Chunks: []chunkMeta{{Lo: 0, Hi: int64(-1)}}}
+			fresh[w.key] = true
+			fresh[chunkID(w.key, 0, math.MaxUint64)] = true
 			t := &target{w: w, meta: 0, chunk: posting.Chunk{Lo: 0, Hi: math.MaxUint64}, ops: w.ops}
 			targets = append(targets, t)
 			continue
@@ -396,8 +485,16 @@ func (s *Store) planTerms(ctx context.Context, ev *dirtyterms.Event, st *ApplySt
 				local[i] = t
 				targets = append(targets, t)
 				id := chunkID(w.key, uint64(m.Lo), uint64(m.Hi))
-				byChunk[id] = t
-				chunkIDs = append(chunkIDs, id)
+				if p, ok := s.known.chunks[id]; ok {
+					ps, err := posting.Decode(nil, p)
+					if err != nil {
+						return nil, fmt.Errorf("chunk %q (remembered): %w", id, err)
+					}
+					t.chunk.Postings = ps
+				} else {
+					byChunk[id] = t
+					chunkIDs = append(chunkIDs, id)
+				}
 			}
 			t.ops = append(t.ops, op)
 		}
@@ -489,6 +586,9 @@ func (s *Store) planTerms(ctx context.Context, ev *dirtyterms.Event, st *ApplySt
 			st.TermChunks += len(sp.parts)
 			for _, p := range sp.parts {
 				id := chunkID(w.key, p.Lo, p.Hi)
+				if sp.old != "" {
+					fresh[id] = true // a split's parts are new ranges
+				}
 				tw.ChunkIDs = append(tw.ChunkIDs, id)
 				tw.Chunks = append(tw.Chunks, chunkDoc{ID: id, TK: w.key, Index: w.index, Lo: int64(p.Lo), Hi: int64(p.Hi),
 					N: int64(len(p.Postings)), P: posting.Encode(nil, p.Postings)})
@@ -500,6 +600,7 @@ func (s *Store) planTerms(ctx context.Context, ev *dirtyterms.Event, st *ApplySt
 		tw.HeadIDs = append(tw.HeadIDs, w.key)
 		tw.Heads = append(tw.Heads, headDoc{ID: w.key, Index: w.index, Field: w.field, Term: w.term, N: n, Chunks: metas})
 	}
+	tw.fresh = fresh
 	return &tw, nil
 }
 
@@ -513,6 +614,10 @@ type termWrites struct {
 	Heads        []headDoc  `bson:"heads,omitempty"`
 	HeadDeletes  []string   `bson:"headDeletes,omitempty"`  // emptied terms
 	ChunkDeletes []string   `bson:"chunkDeletes,omitempty"` // chunks replaced by a split, and those of emptied terms
+	// fresh marks the chunk and head ids planTerms knows are not stored
+	// (new terms, the parts of a split): they are inserted without a
+	// delete first. Not journaled: a redo deletes everything first.
+	fresh map[string]bool
 }
 
 // writeTerms performs tw: chunks, then heads, then deletions, so a reader
@@ -527,10 +632,10 @@ func (s *Store) writeTerms(ctx context.Context, tw *termWrites, st *ApplyStats) 
 		heads[i] = tw.Heads[i]
 	}
 	st.Chunks += len(chunks)
-	if err := s.replace(ctx, s.chunks, tw.ChunkIDs, chunks, st); err != nil {
+	if err := s.replace(ctx, s.chunks, tw.ChunkIDs, chunks, tw.ChunkIDs, tw.fresh, st); err != nil {
 		return err
 	}
-	if err := s.replace(ctx, s.terms, tw.HeadIDs, heads, st); err != nil {
+	if err := s.replace(ctx, s.terms, tw.HeadIDs, heads, tw.HeadIDs, tw.fresh, st); err != nil {
 		return err
 	}
 	// Heads of emptied terms go before their chunks, so no head ever lists
@@ -615,12 +720,12 @@ func (s *Store) writeStats(ctx context.Context, sw *statWrites, st *ApplyStats) 
 	for i, d := range sw.Indexes {
 		ids[i], docs[i] = d.ID, d
 	}
-	if err := s.replace(ctx, s.indexStats, ids, docs, st); err != nil {
+	if err := s.replace(ctx, s.indexStats, ids, docs, ids, nil, st); err != nil {
 		return err
 	}
 	ids, docs = make([]string, len(sw.Fields)), make([]any, len(sw.Fields))
 	for i, d := range sw.Fields {
 		ids[i], docs[i] = d.ID, d
 	}
-	return s.replace(ctx, s.fieldStats, ids, docs, st)
+	return s.replace(ctx, s.fieldStats, ids, docs, ids, nil, st)
 }

@@ -242,6 +242,23 @@ func (s *Store) deleteMany(ctx context.Context, c *mongo.Collection, filter bson
 	return nil
 }
 
+// bulkWrite sends one unordered bulk write of one kind (update, delete).
+func (s *Store) bulkWrite(ctx context.Context, c *mongo.Collection, kind string, models []mongo.WriteModel) error {
+	if err := s.beforeWrite(); err != nil {
+		return err
+	}
+	res, err := c.BulkWrite(ctx, models, options.BulkWrite().SetOrdered(false))
+	n := 0
+	if res != nil {
+		n = int(res.DeletedCount + res.MatchedCount + res.InsertedCount + res.UpsertedCount)
+	}
+	s.sent(c.Name(), kind, nil, n)
+	if err != nil {
+		return fmt.Errorf("bulk write %s: %w", c.Name(), err)
+	}
+	return nil
+}
+
 // SetWriteHook installs fn to run before every write Apply sends; an error
 // from fn fails the write. Fault tests use it to crash a persister between
 // any two MongoDB writes. Not safe to call while Apply runs.

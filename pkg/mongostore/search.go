@@ -117,10 +117,11 @@ func (s *Store) Postings(ctx context.Context, index, field, term string) ([]post
 var errChunksMissing = errors.New("chunks missing")
 
 // chunkRetry bounds how long a reader waits for chunks a head lists. The
-// persister rewrites a chunk in place as a delete then an insert (FerretDB
-// has no cheap per-id replace), and deletes a split or emptied term's old
-// chunks after the heads stop listing them, so a reader can find a listed
-// chunk missing for a moment: it reads heads and chunks again.
+// persister rewrites chunks in place, but deletes a split or emptied term's
+// old chunks after the heads stop listing them, and a journal's redo after a
+// crash deletes before it inserts, so a reader that read a head just before
+// it changed can find a listed chunk missing for a moment: it reads heads
+// and chunks again.
 var chunkRetry = struct{ first, max, total time.Duration }{10 * time.Millisecond, 500 * time.Millisecond, 10 * time.Second}
 
 // readTerms reads the heads of keys and their chunks, in key order. It

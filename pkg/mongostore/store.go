@@ -16,7 +16,10 @@ package mongostore
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -59,6 +62,9 @@ type Store struct {
 	writeHook func() error
 	// commandHook, when set (the persister's metrics), sees every command.
 	commandHook func(Command)
+	// known is what the writer remembers of the term collections (see
+	// known.go); nil until loaded and after any failed batch.
+	known *known
 }
 
 // Open connects to uri and prepares the database's indexes. extra client
@@ -147,48 +153,66 @@ type storedDoc struct {
 	Offset int64  `bson:"o"`
 }
 
-// findIDs is findByIDs on the apply path: it reports each query to the
+// findIDs is findByIDs on the apply path: it reports each lookup to the
 // command hook.
 func findIDs[T any](ctx context.Context, s *Store, c *mongo.Collection, ids []string, fn func(T)) error {
-	for len(ids) > 0 {
-		n := min(findStep, len(ids))
-		err := findByIDs(ctx, c, ids[:n], fn)
+	err := findByIDs(ctx, c, ids, fn)
+	for range ids {
 		s.sent(c.Name(), "find", err, 0)
-		if err != nil {
-			return err
-		}
-		ids = ids[n:]
 	}
-	return nil
+	return err
 }
 
-// findStep is how many ids one find asks for: each query is a scan on
-// FerretDB, so few and large.
-const findStep = 10000
+// lookupWorkers is how many single-_id finds findByIDs keeps in flight.
+const lookupWorkers = 8
 
-// findByIDs loads the documents with the given ids into out, querying in
-// slices of at most findStep ids.
+// findByIDs calls fn for each document found with one of the ids (in no
+// particular order, never concurrently). It sends one find per id,
+// lookupWorkers at a time, rather than one find with $in: a single _id is
+// an index lookup on MongoDB and on FerretDB (see tools/ferretdb/idindex.go),
+// while FerretDB answers any other filter, $in included, by reading and
+// decoding every document of the collection. On FerretDB/SQLite 1000 ids
+// of a 30,000-document collection take 6.3 s as one $in and about 0.8 s as
+// single lookups, and the lookups do not slow down as the collection grows.
 func findByIDs[T any](ctx context.Context, c *mongo.Collection, ids []string, fn func(T)) error {
-	for len(ids) > 0 {
-		n := min(findStep, len(ids))
-		cur, err := c.Find(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids[:n]}}}})
-		if err != nil {
-			return fmt.Errorf("find %s: %w", c.Name(), err)
-		}
-		for cur.Next(ctx) {
-			var v T
-			if err := cur.Decode(&v); err != nil {
-				cur.Close(ctx)
-				return fmt.Errorf("decode %s: %w", c.Name(), err)
-			}
-			fn(v)
-		}
-		err = cur.Err()
-		cur.Close(ctx)
-		if err != nil {
-			return fmt.Errorf("read %s: %w", c.Name(), err)
-		}
-		ids = ids[n:]
+	if len(ids) == 0 {
+		return nil
 	}
-	return nil
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		mu    sync.Mutex
+		first error
+		next  atomic.Int64
+		wg    sync.WaitGroup
+	)
+	for range min(lookupWorkers, len(ids)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(ids) || ctx.Err() != nil {
+					return
+				}
+				var v T
+				err := c.FindOne(ctx, bson.D{{Key: "_id", Value: ids[i]}}).Decode(&v)
+				if errors.Is(err, mongo.ErrNoDocuments) {
+					continue
+				}
+				mu.Lock()
+				switch {
+				case first != nil:
+				case err != nil:
+					first = fmt.Errorf("find %s: %w", c.Name(), err)
+					cancel()
+				default:
+					fn(v)
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return first
 }

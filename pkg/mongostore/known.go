@@ -1,0 +1,133 @@
+package mongostore
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/bits-and-blooms/bloom/v3"
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+)
+
+// known is what the single writer remembers of the term collections between
+// batches, so a batch reads only what it cannot know:
+//
+//   - a Bloom filter of every head's key: a term it has never seen needs no
+//     lookup (a bulk load is mostly new terms, and on FerretDB a lookup that
+//     finds nothing costs as much as one that finds something);
+//   - recent heads, and the encoded postings of recent chunks: common terms
+//     are dirtied by nearly every batch.
+//
+// It is filled from MongoDB once (a scan of the heads' keys) and then kept
+// in step by the batches' own writes. It is trusted only while every write
+// since the scan succeeded: ApplyBatch drops it on any failure, and the next
+// attempt, after recover, scans again. The store is the only writer of the
+// term collections (the persister is the single writer), so nothing else
+// can make it stale. Every hint is checked where it matters: an insert
+// meant for a new document that finds one already there replaces it.
+type known struct {
+	filter      *bloom.BloomFilter
+	capacity    uint   // keys the filter was sized for
+	added       uint   // keys added since it was built
+	heads       map[string]*headDoc
+	chunks      map[string][]byte // chunk id → encoded postings
+	chunkBytes  int
+	headsMax    int
+	chunkMax    int
+	loadedHeads int
+}
+
+// Bounds of what known holds: about 200 bytes per head, and encoded
+// postings up to chunkCacheBytes.
+const (
+	headCacheMax    = 200_000
+	chunkCacheBytes = 64 << 20
+)
+
+// loadKnown scans the keys of every head into a fresh filter.
+func (s *Store) loadKnown(ctx context.Context, st *ApplyStats) (*known, error) {
+	n, err := s.terms.EstimatedDocumentCount(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("count terms: %w", err)
+	}
+	capacity := max(uint(n)*2, 1<<20)
+	k := &known{
+		filter:   bloom.NewWithEstimates(capacity, 0.01),
+		capacity: capacity,
+		heads:    map[string]*headDoc{},
+		chunks:   map[string][]byte{},
+		headsMax: headCacheMax, chunkMax: chunkCacheBytes,
+	}
+	cur, err := s.terms.Find(ctx, bson.D{}, options.Find().SetProjection(bson.D{{Key: "_id", Value: 1}}).SetBatchSize(10000))
+	s.sent(CollTerms, "find", err, 0)
+	st.Reads++
+	if err != nil {
+		return nil, fmt.Errorf("scan term keys: %w", err)
+	}
+	defer cur.Close(ctx)
+	for cur.Next(ctx) {
+		id, ok := cur.Current.Lookup("_id").StringValueOK()
+		if !ok {
+			return nil, fmt.Errorf("scan term keys: a head's _id is not a string")
+		}
+		k.filter.AddString(id)
+		k.loadedHeads++
+	}
+	if err := cur.Err(); err != nil {
+		return nil, fmt.Errorf("scan term keys: %w", err)
+	}
+	s.log.Info().Int("heads", k.loadedHeads).Uint("filterCapacity", capacity).Msg("term keys loaded")
+	return k, nil
+}
+
+// mayExist reports whether a head with the key may be stored: false is
+// certain.
+func (k *known) mayExist(key string) bool { return k.filter.TestString(key) }
+
+// full reports that the filter holds more keys than it was sized for, so
+// its false positives grow: the next batch rebuilds it.
+func (k *known) full() bool { return k.added > k.capacity/2 }
+
+// wrote records a batch's writes, after MongoDB acknowledged all of them.
+func (k *known) wrote(tw *termWrites) {
+	for i := range tw.Heads {
+		h := tw.Heads[i] // a copy: the cache must not pin the batch's slice
+		if k.heads[h.ID] == nil && len(k.heads) >= k.headsMax {
+			evictOne(k.heads)
+		}
+		k.heads[h.ID] = &h
+		if !k.filter.TestString(h.ID) {
+			k.filter.AddString(h.ID)
+			k.added++
+		}
+	}
+	for _, id := range tw.HeadDeletes {
+		delete(k.heads, id) // the filter keeps the key: a lookup finds nothing
+	}
+	for i := range tw.Chunks {
+		c := &tw.Chunks[i]
+		k.chunkBytes -= len(k.chunks[c.ID])
+		for k.chunkBytes+len(c.P) > k.chunkMax && len(k.chunks) > 0 {
+			for id, p := range k.chunks {
+				k.chunkBytes -= len(p)
+				delete(k.chunks, id)
+				break
+			}
+		}
+		k.chunks[c.ID] = c.P
+		k.chunkBytes += len(c.P)
+	}
+	for _, id := range tw.ChunkDeletes {
+		k.chunkBytes -= len(k.chunks[id])
+		delete(k.chunks, id)
+	}
+}
+
+// evictOne drops an arbitrary entry (Go's map order is randomised, so over
+// many evictions the hot entries, written again each batch, stay).
+func evictOne[V any](m map[string]V) {
+	for id := range m {
+		delete(m, id)
+		return
+	}
+}
