@@ -142,6 +142,16 @@ func run(ctx context.Context, o options) error {
 
 	r := &Result{Command: o.command, Started: start, Machine: machine(o), Seed: o.seed}
 	r.Commit = gitCommit(repo)
+	jsonPath := filepath.Join(resDir, "bench-"+stamp+".json")
+	// save writes what the run measured so far (Partial until the end).
+	save := func() error {
+		if err := os.MkdirAll(resDir, 0o755); err != nil {
+			return err
+		}
+		b, _ := json.MarshalIndent(r, "", "  ")
+		return os.WriteFile(jsonPath, b, 0o644)
+	}
+	r.Partial = true
 
 	// Corpora.
 	var reals []named
@@ -200,6 +210,9 @@ func run(ctx context.Context, o options) error {
 			return fmt.Errorf("mongodb limit: %w", err)
 		}
 		r.Stages = append(r.Stages, sr)
+		if err := save(); err != nil {
+			return err
+		}
 	}
 
 	// 2. The peer: Bleve in-process, batches of 1000.
@@ -225,6 +238,9 @@ func run(ctx context.Context, o options) error {
 		pr.Corpus = c.label
 		r.Bleve = append(r.Bleve, pr)
 		logf("  bleve %s: %.0f docs/s", c.label, pr.DocsPerSec)
+		if err := save(); err != nil {
+			return err
+		}
 	}
 
 	// 3. Termflow end to end.
@@ -245,6 +261,9 @@ func run(ctx context.Context, o options) error {
 			return fmt.Errorf("termflow %s: %w", c.label, err)
 		}
 		r.Termflow = append(r.Termflow, run)
+		if err := save(); err != nil {
+			return err
+		}
 	}
 
 	// 4. Latency at half the maximum rate, then 5000-document operations,
@@ -261,13 +280,9 @@ func run(ctx context.Context, o options) error {
 	}
 
 	r.Finished = time.Now().UTC()
+	r.Partial = false
 	r.evaluate()
-	if err := os.MkdirAll(resDir, 0o755); err != nil {
-		return err
-	}
-	jsonPath := filepath.Join(resDir, "bench-"+stamp+".json")
-	b, _ := json.MarshalIndent(r, "", "  ")
-	if err := os.WriteFile(jsonPath, b, 0o644); err != nil {
+	if err := save(); err != nil {
 		return err
 	}
 	plotPath := filepath.Join(resDir, "bench-"+stamp+"-throughput.svg")

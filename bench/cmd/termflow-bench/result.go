@@ -19,6 +19,10 @@ type Result struct {
 	Commit   string       `json:"commit"`
 	Started  time.Time    `json:"started"`
 	Finished time.Time    `json:"finished"`
+	// Partial marks the file of a run still going (or stopped): the
+	// harness writes it after every phase, so a stopped run leaves what it
+	// measured.
+	Partial bool `json:"partial,omitempty"`
 	Machine  Machine      `json:"machine"`
 	Seed     uint64       `json:"seed"`
 	Corpora  []CorpusInfo `json:"corpora"`
