@@ -59,6 +59,12 @@ type Config struct {
 // brokers defaulting to defBrokers.
 func Flags(fs *flagenv.Set, c *Config, defBrokers string) {
 	fs.String(&c.Brokers, "kafka-brokers", "KAFKA_BROKERS", defBrokers, "Kafka seed brokers, comma separated")
+	SecurityFlags(fs, c)
+}
+
+// SecurityFlags registers the SASL and TLS settings alone, for tools that
+// name their broker flag differently.
+func SecurityFlags(fs *flagenv.Set, c *Config) {
 	fs.String(&c.SASLMechanism, "kafka-sasl-mechanism", "TERMFLOW_KAFKA_SASL_MECHANISM", "", "Kafka SASL mechanism: SCRAM-SHA-256, SCRAM-SHA-512 or PLAIN (empty: none)")
 	fs.String(&c.SASLUser, "kafka-sasl-user", "TERMFLOW_KAFKA_SASL_USER", "", "Kafka SASL user (password: env TERMFLOW_KAFKA_SASL_PASSWORD)")
 	c.SASLPassword = fs.Getenv("TERMFLOW_KAFKA_SASL_PASSWORD")

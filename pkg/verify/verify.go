@@ -71,6 +71,9 @@ type Config struct {
 	// Brokers are the Kafka seed brokers. The default value is
 	// ["127.0.0.1:9092"].
 	Brokers []string
+	// Kafka holds the SASL and TLS settings for the brokers (its Brokers
+	// field is ignored). The default value is none: plaintext.
+	Kafka kclient.Config
 	// DocumentsTopic is the documents topic. The default value is
 	// "termflow.documents".
 	DocumentsTopic string
@@ -197,7 +200,9 @@ func Run(ctx context.Context, cfg Config, log zerolog.Logger) (*Report, error) {
 	var warnings []string
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
-		opts := kclient.Options(kclient.Config{Brokers: strings.Join(cfg.Brokers, ",")}, "verify", log, nil)
+		kc := cfg.Kafka
+		kc.Brokers = strings.Join(cfg.Brokers, ",")
+		opts := kclient.Options(kc, "verify", log, nil)
 		w, err := readTopic(gctx, opts, cfg.DocumentsTopic, exp, log)
 		warnings = w
 		return err

@@ -74,10 +74,12 @@ type kafkaFlags struct {
 	stage   string
 	json    bool
 	timeout time.Duration
+	kafka   kclient.Config // SASL and TLS
 }
 
 func (f *kafkaFlags) register(fs *flagenv.Set) {
 	fs.String(&f.brokers, "brokers", "KAFKA_BROKERS", "127.0.0.1:9092", "Kafka seed brokers, comma separated")
+	kclient.SecurityFlags(fs, &f.kafka)
 	fs.String(&f.topic, "topic", "TERMFLOW_TOPIC_DEAD_LETTER", topic.Defaults().DeadLetter, "dead-letter topic")
 	fs.StringVar(&f.stage, "stage", "", "only dead letters of this stage (indexer or persister)")
 	fs.BoolVar(&f.json, "json", false, "print JSON for machines")
@@ -85,7 +87,8 @@ func (f *kafkaFlags) register(fs *flagenv.Set) {
 }
 
 func (f *kafkaFlags) client(extra ...kgo.Opt) (*kgo.Client, error) {
-	kc := kclient.Config{Brokers: f.brokers}
+	kc := f.kafka
+	kc.Brokers = f.brokers
 	if err := kc.Validate(); err != nil {
 		return nil, err
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/termflow/termflow/pkg/document"
 	"github.com/termflow/termflow/pkg/flagenv"
+	"github.com/termflow/termflow/pkg/kclient"
 	"github.com/termflow/termflow/pkg/topic"
 	"github.com/termflow/termflow/pkg/verify"
 )
@@ -75,6 +76,7 @@ flags:
 		fs.PrintDefaults()
 	}
 	fs.String(&f.brokers, "brokers", "KAFKA_BROKERS", verify.DefaultBrokers, "Kafka seed brokers, comma separated")
+	kclient.SecurityFlags(fs, &f.cfg.Kafka)
 	fs.String(&f.cfg.DocumentsTopic, "documents-topic", "TERMFLOW_TOPIC_DOCUMENTS", topic.Defaults().Documents, "documents topic")
 	fs.String(&f.cfg.MongoURI, "mongo-uri", "MONGO_URI", verify.DefaultMongoURI, "MongoDB connection string")
 	fs.String(&f.cfg.Database, "db", "TERMFLOW_MONGO_DB", verify.DefaultDatabase, "MongoDB database of the persister")
@@ -96,6 +98,11 @@ flags:
 	}
 	if len(f.cfg.Brokers) == 0 {
 		return f, fmt.Errorf("no Kafka brokers configured (KAFKA_BROKERS)")
+	}
+	kc := f.cfg.Kafka
+	kc.Brokers = f.brokers
+	if err := kc.Validate(); err != nil {
+		return f, err
 	}
 	if f.cfg.MaxDiffs == 0 {
 		// The flag's 0 lists none; Config's 0 would mean the default.
