@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/termflow/termflow/pkg/bulkop"
 	"github.com/termflow/termflow/pkg/flagenv"
 )
 
@@ -123,28 +124,10 @@ func (c *client) get(ctx context.Context, path string, out any) error {
 	return c.do(ctx, http.MethodGet, path, nil, nil, out)
 }
 
-// operation is the API view of a bulk operation (bulkop.View).
-type operation struct {
-	ID                 string     `json:"id"`
-	Index              string     `json:"index"`
-	Status             string     `json:"status"`
-	TotalBatches       int        `json:"totalBatches"`
-	IndexedBatches     int        `json:"indexedBatches"`
-	PersistedBatches   int        `json:"persistedBatches"`
-	FailedBatches      int        `json:"failedBatches"`
-	TotalDocuments     int        `json:"totalDocuments"`
-	IndexedDocuments   int        `json:"indexedDocuments"`
-	PersistedDocuments int        `json:"persistedDocuments"`
-	FailedDocuments    int        `json:"failedDocuments"`
-	CreatedAt          time.Time  `json:"createdAt"`
-	UpdatedAt          time.Time  `json:"updatedAt"`
-	CompletedAt        *time.Time `json:"completedAt"`
-	AbortReason        string     `json:"abortReason,omitempty"`
-}
+// operation is the API view of a bulk operation.
+type operation bulkop.View
 
-func (o operation) terminal() bool {
-	return o.Status == "completed" || o.Status == "partially_completed" || o.Status == "failed"
-}
+func (o operation) terminal() bool { return o.Status.Terminal() }
 
 func (c *client) operation(ctx context.Context, id string) (operation, error) {
 	var o operation
