@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -30,17 +31,30 @@ import (
 func indexIDs(ctx context.Context, dir string, every time.Duration, log *slog.Logger) {
 	t := time.NewTicker(every)
 	defer t.Stop()
+	// A database whose files have not changed since it was last found
+	// fully indexed is not opened again: a new collection writes its table
+	// to the write-ahead log (or the file) first.
+	done := map[string]time.Time{}
 	for {
 		files, err := filepath.Glob(filepath.Join(dir, "*.sqlite"))
 		if err != nil {
 			log.Warn("id index: list databases", "err", err)
 		}
 		for _, f := range files {
-			if n, err := indexFile(ctx, f); err != nil {
+			changed := lastChange(f)
+			if at, ok := done[f]; ok && !changed.After(at) {
+				continue
+			}
+			n, err := indexFile(ctx, f)
+			switch {
+			case err != nil:
 				log.Debug("id index", "file", f, "err", err)
-			} else if n > 0 {
+				delete(done, f)
+				continue
+			case n > 0:
 				log.Info("id index: indexed _id lookups", "file", filepath.Base(f), "tables", n)
 			}
+			done[f] = lastChange(f)
 		}
 		select {
 		case <-ctx.Done():
@@ -48,6 +62,18 @@ func indexIDs(ctx context.Context, dir string, every time.Duration, log *slog.Lo
 		case <-t.C:
 		}
 	}
+}
+
+// lastChange is the latest modification time of a database's file and its
+// write-ahead log.
+func lastChange(path string) time.Time {
+	var t time.Time
+	for _, p := range []string{path, path + "-wal"} {
+		if fi, err := os.Stat(p); err == nil && fi.ModTime().After(t) {
+			t = fi.ModTime()
+		}
+	}
+	return t
 }
 
 // idIndexSuffix names the added index: <table>_termflow_id.
