@@ -181,9 +181,33 @@ func New(cfg Config, producer, consumer *kgo.Client, adm *kadm.Client, readerOpt
 		t.m.progress.WithLabelValues(r)
 	}
 	if reg != nil {
-		reg.MustRegister(t.m.operations, t.m.progress, t.m.published)
+		reg.MustRegister(t.m.operations, t.m.progress, t.m.published,
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "termflow_ingest_operation_stalled_seconds",
+				Help: "Seconds since the open operation that changed least recently last changed (0 when none is open): one stuck operation shows even while others progress."},
+				t.stalledSeconds))
 	}
 	return t
+}
+
+// stalledSeconds is the age of the oldest last change among open
+// operations.
+func (t *Tracker) stalledSeconds() float64 {
+	now := t.now()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var oldest time.Time
+	for _, e := range t.ops {
+		if e.state.Status().Terminal() {
+			continue
+		}
+		if u := e.state.UpdatedAt(); oldest.IsZero() || u.Before(oldest) {
+			oldest = u
+		}
+	}
+	if oldest.IsZero() {
+		return 0
+	}
+	return max(0, now.Sub(oldest).Seconds())
 }
 
 // Ready reports nil once the state is rebuilt and progress is consumed.

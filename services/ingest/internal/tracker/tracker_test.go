@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -388,3 +389,57 @@ func readAll(t *testing.T, h *harness, name string) []*kgo.Record {
 }
 
 func stringsReader(s string) *strings.Reader { return strings.NewReader(s) }
+
+// TestStalledSeconds: the gauge is the age of the oldest last change among
+// open operations, so one stuck operation shows while another progresses,
+// and it falls to 0 when every operation is terminal.
+func TestStalledSeconds(t *testing.T) {
+	h := newHarness(t)
+	r := h.start()
+	base := time.Now()
+	clock := base
+	var mu sync.Mutex
+	r.tr.mu.Lock()
+	r.tr.now = func() time.Time { mu.Lock(); defer mu.Unlock(); return clock }
+	r.tr.mu.Unlock()
+	set := func(d time.Duration) { mu.Lock(); clock = base.Add(d); mu.Unlock() }
+
+	stuck, _ := bulkop.New(bulkop.NewID(base), "books", 2, 150, base)
+	busy, _ := bulkop.New(bulkop.NewID(base.Add(time.Millisecond)), "books", 2, 150, base)
+	for _, s := range []*bulkop.State{stuck, busy} {
+		if err := r.tr.Create(context.Background(), s); err != nil {
+			t.Fatal(err)
+		}
+		if err := r.tr.Accept(context.Background(), s.ID()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := r.tr.stalledSeconds(); got != 0 {
+		t.Fatalf("just created: %v s, want 0", got)
+	}
+	set(10 * time.Minute)
+	h.send(progress.Message{Operation: busy.ID(), Stage: progress.Indexed, Seqs: progress.Ranges{{0, 1}}})
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if v, _ := r.tr.View(busy.ID()); v.IndexedDocuments > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("progress not applied")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got := r.tr.stalledSeconds(); got != 600 {
+		t.Fatalf("one operation progressed, the other not for 10 min: %v s, want 600", got)
+	}
+	for _, s := range []*bulkop.State{stuck, busy} {
+		h.send(progress.Message{Operation: s.ID(), Stage: progress.Persisted, Seqs: progress.Ranges{{0, 1}}})
+	}
+	deadline = time.Now().Add(5 * time.Second)
+	for r.tr.stalledSeconds() != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("all completed: %v s, want 0", r.tr.stalledSeconds())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
