@@ -357,13 +357,13 @@ func machine(o options) Machine {
 		m.Kernel = strings.TrimSpace(string(out))
 	}
 	m.Kafka = os.Getenv("KAFKA_VERSION")
-	m.MongoDB = mongoServer(o.mongoURI)
+	m.MongoDB = mongoServer(o.mongoURI, o.repo)
 	return m
 }
 
 // mongoServer asks the server what it is: FerretDB answers buildInfo with
 // its own version and backend beside the MongoDB version it speaks.
-func mongoServer(uri string) string {
+func mongoServer(uri, repo string) string {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	cl, err := mongo.Connect(mongoopts.Client().ApplyURI(uri))
@@ -377,7 +377,26 @@ func mongoServer(uri string) string {
 	}
 	s := fmt.Sprintf("MongoDB %v", info["version"])
 	if fv, ok := info["ferretdbVersion"]; ok {
+		if fv == "unknown" {
+			// An embedded FerretDB has no version file: the launcher's
+			// go.mod names the module version.
+			fv = launcherFerretDB(repo)
+		}
 		s = fmt.Sprintf("FerretDB %v (speaks %s)", fv, s)
 	}
 	return s
+}
+
+// launcherFerretDB is the FerretDB module version tools/ferretdb builds.
+func launcherFerretDB(repo string) string {
+	b, err := os.ReadFile(filepath.Join(repo, "tools", "ferretdb", "go.mod"))
+	if err != nil {
+		return "unknown"
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "github.com/FerretDB/FerretDB" {
+			return f[1] + " (embedded, tools/ferretdb)"
+		}
+	}
+	return "unknown"
 }
