@@ -37,7 +37,7 @@ integration:
 	@set -e; trap 'scripts/infra-down.sh' EXIT; scripts/infra-up.sh; scripts/apt-lists.sh; scripts/prometheus.sh ensure; source .infra/env; \
 	export TERMFLOW_TEST_KAFKA_BROKERS=$$KAFKA_BROKERS TERMFLOW_TEST_MONGO_URI=$$MONGO_URI; \
 	for m in $(MODULES); do echo "go test -tags integration $$m"; (cd $$m && $(GO) test -tags integration -race -count=1 -timeout 15m ./...) || exit 1; done; \
-	echo "go test tools/ferretdb (its own module, outside go.work)"; (cd tools/ferretdb && GOWORK=off $(GO) vet ./... && GOWORK=off $(GO) test -count=1 ./...)
+	echo "go test tools/ferretdb (its own module, outside go.work)"; ov=$$(scripts/ferretdb.sh overlay) && (cd tools/ferretdb && GOWORK=off $(GO) vet -mod=vendor -overlay $$ov ./... && GOWORK=off $(GO) test -mod=vendor -overlay $$ov -count=1 ./...)
 
 ## soak: every fault scenario with many seeds (SOAK_SEEDS, default 1..13: 104 runs);
 ## the results table goes into docs/reliability.md, the raw runs into bench/results/

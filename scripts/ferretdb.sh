@@ -2,11 +2,14 @@
 # scripts/ferretdb.sh — FerretDB (MongoDB wire protocol on SQLite) for Termflow's
 # local development and CI tests, run by the launcher in tools/ferretdb.
 #
-# Usage: scripts/ferretdb.sh up|down|status|restart|build
+# Usage: scripts/ferretdb.sh up|down|status|restart|build|overlay
 #
 #   build    build tools/ferretdb (its own module, GOWORK=off) to
 #            bin/termflow-ferretdb; skipped when the binary is newer than the
-#            module's .go/go.mod/go.sum files.
+#            module's .go/go.mod/go.sum files. FerretDB is patched with
+#            go build -overlay (tools/ferretdb/_patch).
+#   overlay  write the -overlay file of those patches and print its path
+#            (for go test of the module).
 #   up       build, start on 127.0.0.1:$FERRETDB_PORT in the background and wait
 #            until it answers a MongoDB ping. Prints "ferretdb ready on HOST:PORT".
 #            Does nothing but report when it is already running.
@@ -62,7 +65,7 @@ ensure_go() {
 
 needs_build() {
 	[ -x "$BIN" ] || return 0
-	[ -n "$(find "$SRC_DIR" -type f \( -name '*.go' -o -name go.mod -o -name go.sum \) -newer "$BIN" -print -quit)" ]
+	[ -n "$(find "$SRC_DIR" -path "$SRC_DIR/vendor" -prune -o -type f \( -name '*.go' -o -name go.mod -o -name go.sum \) -newer "$BIN" -print -quit)" ]
 }
 
 cmd_build() {
@@ -73,13 +76,32 @@ cmd_build() {
 	ensure_go
 	mkdir -p "$(dirname "$BIN")"
 	log "building $BIN (GOWORK=off; the first build compiles modernc.org/sqlite and takes a minute or two) ..."
+	local overlay
+	overlay="$(cmd_overlay)" || exit 1
 	# Build next to the target and rename: never write into a running binary.
 	local tmp="$BIN.tmp.$$"
-	if ! (cd "$SRC_DIR" && GOWORK=off go build -buildvcs=false -o "$tmp" .); then
+	if ! (cd "$SRC_DIR" && GOWORK=off go build -mod=vendor -buildvcs=false -overlay "$overlay" -o "$tmp" .); then
 		rm -f "$tmp"
 		die "go build of $SRC_DIR failed"
 	fi
 	mv -f "$tmp" "$BIN"
+}
+
+# cmd_overlay writes the go build -overlay file that applies the launcher's
+# patches of FerretDB (tools/ferretdb/_patch: the files replace FerretDB's
+# own, see each file's "Termflow patch" comment) and prints its path.
+cmd_overlay() {
+	ensure_go
+	local out="$SRC_DIR/_patch/overlay.json"
+	local f="$SRC_DIR/vendor/github.com/FerretDB/FerretDB/internal/backends/sqlite/metadata/metadata.go"
+	# The go command does not overlay files of the module cache: the patched
+	# files replace those of a vendor directory (not committed).
+	(cd "$SRC_DIR" && GOWORK=off go mod vendor) ||
+		die "go mod vendor in $SRC_DIR failed (is the module proxy reachable?)"
+	[ -f "$f" ] || die "FerretDB source not found in $SRC_DIR/vendor ($f)"
+	printf '{"Replace": {"%s": "%s"}}\n' "$f" "$SRC_DIR/_patch/metadata.go" >"$out" ||
+		die "cannot write $out"
+	echo "$out"
 }
 
 # ---------------------------------------------------------------- process
@@ -230,5 +252,6 @@ down) cmd_down ;;
 status) cmd_status ;;
 restart) cmd_down && cmd_up ;;
 build) cmd_build ;;
+overlay) cmd_overlay ;;
 *) usage ;;
 esac

@@ -55,7 +55,6 @@ func run() int {
 		ping     = flag.String("ping", "", "ping the MongoDB-compatible server at ADDR (host:port or mongodb:// URI) and exit")
 		selftest = flag.String("selftest", "", "ping, insert, find and drop a scratch document at ADDR and exit")
 		timeout  = flag.Duration("timeout", 5*time.Second, "timeout for -ping / -selftest")
-		idIndex  = flag.Bool("id-index", true, "index the _id expression FerretDB's pushed-down lookups use (see idindex.go)")
 	)
 	flag.Usage = func() {
 		fmt.Fprintf(flag.CommandLine.Output(), "usage: %s [flags]\n", filepath.Base(os.Args[0]))
@@ -87,14 +86,14 @@ func run() int {
 		return 0
 	}
 
-	if err := serve(*listen, *dataDir, *logLevel, *idIndex); err != nil {
+	if err := serve(*listen, *dataDir, *logLevel); err != nil {
 		fmt.Fprintf(os.Stderr, "termflow-ferretdb: %v\n", err)
 		return 1
 	}
 	return 0
 }
 
-func serve(listen, dataDir, logLevel string, idIndex bool) error {
+func serve(listen, dataDir, logLevel string) error {
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(logLevel)); err != nil {
 		return fmt.Errorf("invalid -log-level %q: %w", logLevel, err)
@@ -128,9 +127,6 @@ func serve(listen, dataDir, logLevel string, idIndex bool) error {
 
 	done := make(chan error, 1)
 	go func() { done <- f.Run(ctx) }()
-	if idIndex {
-		go indexIDs(ctx, abs, 250*time.Millisecond, logger)
-	}
 
 	// New has already bound the TCP listener, so MongoDBURI does not block;
 	// connections queue in the backlog until Run's accept loop picks them up.
