@@ -94,6 +94,20 @@ func TestKafkaIntegration(t *testing.T) {
 		t.Fatalf("create topic: %v, %v", err, resp.Err)
 	}
 	defer adm.DeleteTopic(context.Background(), other)
+	// The broker may not list a topic right after creating it.
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		topics, err := adm.ListTopics(kadm.WithAuthorizedOps(ctx), other)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d, ok := topics[other]; ok && d.Err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("topic %s not listed 30 s after its creation", other)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 	if _, err := Kafka(ctx, brokers, other, 1, c, 10); err == nil || !strings.Contains(err.Error(), "exists already") {
 		t.Fatalf("Kafka on an existing topic: %v, want an error", err)
 	}
