@@ -27,8 +27,8 @@ import (
 // meant for a new document that finds one already there replaces it.
 type known struct {
 	filter      *bloom.BloomFilter
-	capacity    uint   // keys the filter was sized for
-	added       uint   // keys added since it was built
+	capacity    uint // keys the filter was sized for
+	added       uint // keys added since it was built
 	heads       map[string]*headDoc
 	chunks      map[string][]byte // chunk id → encoded postings
 	chunkBytes  int
