@@ -15,17 +15,17 @@ import (
 
 // Result is one `make bench` run; it is written as JSON to bench/results/.
 type Result struct {
-	Command  string       `json:"command"`
-	Commit   string       `json:"commit"`
-	Started  time.Time    `json:"started"`
-	Finished time.Time    `json:"finished"`
+	Command  string    `json:"command"`
+	Commit   string    `json:"commit"`
+	Started  time.Time `json:"started"`
+	Finished time.Time `json:"finished"`
 	// Partial marks the file of a run still going (or stopped): the
 	// harness writes it after every phase, so a stopped run leaves what it
 	// measured.
-	Partial bool `json:"partial,omitempty"`
-	Machine  Machine      `json:"machine"`
-	Seed     uint64       `json:"seed"`
-	Corpora  []CorpusInfo `json:"corpora"`
+	Partial bool         `json:"partial,omitempty"`
+	Machine Machine      `json:"machine"`
+	Seed    uint64       `json:"seed"`
+	Corpora []CorpusInfo `json:"corpora"`
 	// Stages are the limits of each stage on the same input.
 	Stages []StageSet `json:"stages"`
 	// Bleve is the in-process peer.

@@ -16,10 +16,10 @@ func sampleResult() *Result {
 	r.Finished = r.Started.Add(10 * time.Minute)
 	r.Bleve = []peer.Result{{Corpus: "zipf-10k", Docs: 10000, DocsPerSec: 7000}, {Corpus: "zipf-100k", Docs: 100000, DocsPerSec: 6000}}
 	persister := e2e.Sample{
-		metricApplySum: 10,
+		metricApplySum:   10,
 		metricTermChunks: 1000,
-		metricDocsWritten + "{collection=chunks}": 900,
-		metricDocsWritten + "{collection=terms}":  200,
+		metricDocsWritten + "{collection=chunks}":  900,
+		metricDocsWritten + "{collection=terms}":   200,
 		metricDocsWritten + "{collection=journal}": 50,
 	}
 	r.Termflow = []TermflowRun{
