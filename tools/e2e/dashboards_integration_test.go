@@ -283,8 +283,8 @@ func (p *promServer) waitValue(t *testing.T, expr string, ok func(float64) bool)
 }
 
 type grafanaPanel struct {
-	Title   string         `json:"title"`
-	Type    string         `json:"type"`
+	Title   string `json:"title"`
+	Type    string `json:"type"`
 	Targets []struct {
 		RefID string `json:"refId"`
 		Expr  string `json:"expr"`
