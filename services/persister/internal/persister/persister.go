@@ -2,9 +2,11 @@
 // one-partition dirty-terms topic in order and applies each poll's events as
 // one batch through mongostore.ApplyBatch (journaled, so a crash at any
 // write is finished or replayed exactly), then reports the events' documents
-// persisted and only then commits its Kafka offset. While MongoDB
-// fails it retries the same event with exponential backoff and jitter, and
-// polls nothing new, so memory stays bounded by one fetch.
+// persisted and only then commits its Kafka offset. Consecutive polls are
+// merged into one batch while events keep arriving (Linger, BatchEvents,
+// BatchBytes), so a backlog costs fewer MongoDB writes per document. While
+// MongoDB fails it retries the same batch with exponential backoff and
+// jitter, and polls nothing new, so memory stays bounded by one batch.
 package persister
 
 import (
@@ -50,8 +52,25 @@ type Config struct {
 	// MinBackoff and MaxBackoff bound the retry delay while MongoDB fails.
 	// The default values are 100ms and 10s.
 	MinBackoff, MaxBackoff time.Duration
-	Topics                 topic.Config
-	Kafka                  kclient.Config
+	// BatchEvents and BatchBytes cap one MongoDB batch: the events of
+	// consecutive polls are merged into one ApplyBatch up to this many
+	// events or bytes of encoded events. A term touched by many events is
+	// then written once per batch, so a persister that falls behind writes
+	// less per document as its backlog grows. The default values are 2048
+	// and 64 MiB.
+	BatchEvents, BatchBytes int
+	// Linger is how long the persister keeps collecting events that are
+	// still arriving before it applies them: once a poll returns events,
+	// polls go on while each brings more within Linger, for at most
+	// 4 × Linger in all. It trades at most that much latency for fewer
+	// rewrites of the same terms (a bulk request's batches arrive within a
+	// second). The default value is 250ms; 0 applies each poll at once.
+	Linger time.Duration
+	// ApplyTimeout bounds one attempt of a batch against MongoDB (a hung
+	// server); the attempt is then retried. The default value is 10m.
+	ApplyTimeout time.Duration
+	Topics       topic.Config
+	Kafka        kclient.Config
 	// Failpoints crash the process at named points for fault tests
 	// (TERMFLOW_FAILPOINTS); nil in production. Points:
 	// persister.mongo-write (before each MongoDB write of an event),
@@ -80,6 +99,15 @@ type Persister struct {
 
 // New builds a persister.
 func New(cfg Config, store *mongostore.Store, log zerolog.Logger, reg prometheus.Registerer) (*Persister, error) {
+	if cfg.BatchEvents <= 0 {
+		cfg.BatchEvents = 2048
+	}
+	if cfg.BatchBytes <= 0 {
+		cfg.BatchBytes = 64 << 20
+	}
+	if cfg.ApplyTimeout <= 0 {
+		cfg.ApplyTimeout = 10 * time.Minute
+	}
 	p := &Persister{cfg: cfg, store: store, log: log, m: newMetrics(reg)}
 	store.SetCommandHook(p.m.command)
 	if cfg.Failpoints.Armed() {
@@ -138,16 +166,11 @@ func (p *Persister) Run(ctx context.Context) error {
 	p.mu.Unlock()
 	p.log.Info().Str("topic", p.cfg.Topics.DirtyTerms).Int64("offset", cp.Offset).Msg("checkpoint loaded")
 	for {
-		fetches := p.client.PollRecords(ctx, 64)
-		if fetches.IsClientClosed() || ctx.Err() != nil {
+		recs, closed := p.collect(ctx)
+		if closed {
 			p.client.AllowRebalance()
 			return nil
 		}
-		fetches.EachError(func(t string, part int32, err error) {
-			p.log.Warn().Str("topic", t).Int32("partition", part).Err(err).Msg("fetch error")
-		})
-		var recs []*kgo.Record
-		fetches.EachRecord(func(r *kgo.Record) { recs = append(recs, r) })
 		err := p.handle(ctx, recs, &cp)
 		if err == nil && len(recs) > 0 {
 			p.cfg.Failpoints.Hit("persister.before-commit")
@@ -164,6 +187,49 @@ func (p *Persister) Run(ctx context.Context) error {
 				return nil
 			}
 			return err
+		}
+	}
+}
+
+// collect polls the next batch: it waits for events, then keeps polling
+// while more arrive within Linger (for at most 4 × Linger), up to
+// BatchEvents events or BatchBytes bytes. A backlog fills a batch at once;
+// a lone small request waits at most one Linger. closed reports that the
+// client closed or ctx ended.
+func (p *Persister) collect(ctx context.Context) (recs []*kgo.Record, closed bool) {
+	var size int
+	var deadline time.Time
+	for {
+		pctx, cancel := ctx, context.CancelFunc(func() {})
+		if len(recs) > 0 {
+			wait := min(p.cfg.Linger, time.Until(deadline))
+			if wait <= 0 {
+				return recs, false
+			}
+			pctx, cancel = context.WithTimeout(ctx, wait)
+		}
+		fetches := p.client.PollRecords(pctx, p.cfg.BatchEvents-len(recs))
+		cancel()
+		if fetches.IsClientClosed() || ctx.Err() != nil {
+			return recs, true
+		}
+		fetches.EachError(func(t string, part int32, err error) {
+			if !errors.Is(err, context.DeadlineExceeded) {
+				p.log.Warn().Str("topic", t).Int32("partition", part).Err(err).Msg("fetch error")
+			}
+		})
+		n := len(recs)
+		fetches.EachRecord(func(r *kgo.Record) {
+			recs = append(recs, r)
+			size += len(r.Value)
+		})
+		switch {
+		case len(recs) == n && n > 0: // nothing more within Linger
+			return recs, false
+		case len(recs) >= p.cfg.BatchEvents || size >= p.cfg.BatchBytes || (len(recs) > 0 && p.cfg.Linger <= 0):
+			return recs, false
+		case n == 0 && len(recs) > 0:
+			deadline = time.Now().Add(4 * p.cfg.Linger)
 		}
 	}
 }
@@ -259,7 +325,7 @@ func (p *Persister) deadLetter(ctx context.Context, r *kgo.Record, cause error) 
 func (p *Persister) retry(ctx context.Context, what string, fn func(context.Context) error) error {
 	backoff := p.cfg.MinBackoff
 	for attempt := 1; ; attempt++ {
-		c, cancel := context.WithTimeout(p.work, 2*time.Minute)
+		c, cancel := context.WithTimeout(p.work, p.cfg.ApplyTimeout)
 		err := fn(c)
 		cancel()
 		if err == nil {
