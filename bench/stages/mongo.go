@@ -26,7 +26,8 @@ var DefaultMongoBatches = []int{100, 1000, 10000}
 // insertMany. Bytes are the documents' BSON sizes.
 type MongoWrite struct {
 	Throughput
-	// Postings held by the documents (chunks only).
+	// Postings held by the documents: every posting, counted with the
+	// chunks (terms of one chunk hold theirs in their heads).
 	Postings       int64   `json:"postings"`
 	PostingsPerSec float64 `json:"postings_per_sec"`
 	// Requests are the insertMany calls made.
@@ -217,6 +218,7 @@ type (
 		Term   string           `bson:"term"`
 		N      int64            `bson:"n"`
 		Chunks []benchChunkMeta `bson:"chunks"`
+		P      []byte           `bson:"p,omitempty"`
 	}
 	benchStored struct {
 		ID     string `bson:"_id"`
@@ -231,7 +233,9 @@ type (
 // a bulk load of the first n documents of c (document i at offset i of one
 // partition): every term's postings, sorted by (hash, id) and split into
 // hash-range chunks of at most maxChunk postings by posting.Split, encoded
-// by posting.Encode; the term heads listing them; the stored documents.
+// by posting.Encode; the term heads listing them (a term of one chunk holds
+// its postings in its head and has no chunk document); the stored
+// documents.
 // A persister that grew the lists batch by batch may have cut its chunks at
 // other hashes; their number and sizes are about the same.
 func persistedDocuments(c corpus.Corpus, n, maxChunk int) (*mongoSet, error) {
@@ -288,6 +292,12 @@ func persistedDocuments(c corpus.Corpus, n, maxChunk int) (*mongoSet, error) {
 		t.ps = nil
 		parts := posting.Split(posting.Chunk{Lo: 0, Hi: math.MaxUint64, Postings: ps}, maxChunk)
 		head := benchHead{ID: t.key, Index: Index, Field: t.field, Term: t.term, N: int64(len(ps))}
+		if len(parts) == 1 {
+			// A term of one chunk keeps its postings in its head.
+			head.Chunks = []benchChunkMeta{{Lo: 0, Hi: -1, N: head.N}}
+			head.P = posting.Encode(nil, ps)
+			parts = nil
+		}
 		for _, p := range parts {
 			ch := benchChunk{ID: fmt.Sprintf("%s#%016x-%016x", t.key, p.Lo, p.Hi), TK: t.key, Index: Index,
 				Lo: int64(p.Lo), Hi: int64(p.Hi), N: int64(len(p.Postings)), P: posting.Encode(nil, p.Postings)}

@@ -398,6 +398,9 @@ type termWork struct {
 	term         string
 	ops          []posting.Op
 	head         *headDoc
+	// inline: the term is new or keeps its postings in its head; it
+	// stays inline while they fit in one chunk.
+	inline bool
 }
 
 // planTerms reads the heads and chunks of the event's terms and computes
@@ -460,14 +463,29 @@ func (s *Store) planTerms(ctx context.Context, ev *dirtyterms.Event, st *ApplySt
 	byChunk := map[string]*target{}
 	for _, w := range work {
 		if w.head == nil {
-			// A new term: one chunk over the whole hash space. Whatever a
-			// crashed earlier attempt left under that id is not trusted
-			// (insertFresh replaces it).
+			// A new term: inline, one chunk over the whole hash space.
+			// Whatever a crashed earlier attempt left under its key is not
+			// trusted (insertFresh replaces it).
 			w.head = &headDoc{ID: w.key, Index: w.index, Field: w.field, Term: w.term,
 				Chunks: []chunkMeta{{Lo: 0, Hi: int64(-1)}}}
+			w.inline = true
 			fresh[w.key] = true
-			fresh[chunkID(w.key, 0, math.MaxUint64)] = true
 			t := &target{w: w, meta: 0, chunk: posting.Chunk{Lo: 0, Hi: math.MaxUint64}, ops: w.ops}
+			targets = append(targets, t)
+			continue
+		}
+		if w.head.inline() {
+			// An inline term: its one chunk is in the head.
+			if len(w.head.Chunks) != 1 {
+				return nil, fmt.Errorf("term %q: inline postings and %d chunks", w.key, len(w.head.Chunks))
+			}
+			ps, err := posting.Decode(nil, w.head.P)
+			if err != nil {
+				return nil, fmt.Errorf("term %q: inline postings: %w", w.key, err)
+			}
+			w.inline = true
+			m := w.head.Chunks[0]
+			t := &target{w: w, meta: 0, chunk: posting.Chunk{Lo: uint64(m.Lo), Hi: uint64(m.Hi), Postings: ps}, ops: w.ops}
 			targets = append(targets, t)
 			continue
 		}
@@ -542,7 +560,7 @@ func (s *Store) planTerms(ctx context.Context, ev *dirtyterms.Event, st *ApplySt
 			metas[i] = chunkMeta{Lo: int64(p.Lo), Hi: int64(p.Hi), N: int64(len(p.Postings))}
 		}
 		sp := split{parts: parts}
-		if len(parts) > 1 {
+		if len(parts) > 1 && !t.w.inline {
 			sp.old = chunkID(t.w.key, t.chunk.Lo, t.chunk.Hi)
 		}
 		splits[t.w] = append(splits[t.w], sp)
@@ -576,17 +594,28 @@ func (s *Store) planTerms(ctx context.Context, ev *dirtyterms.Event, st *ApplySt
 			if existed[w] {
 				st.TermChunks += len(splits[w])
 				tw.HeadDeletes = append(tw.HeadDeletes, w.key)
-				for _, m := range w.head.Chunks {
-					tw.ChunkDeletes = append(tw.ChunkDeletes, chunkID(w.key, uint64(m.Lo), uint64(m.Hi)))
+				if !w.inline {
+					for _, m := range w.head.Chunks {
+						tw.ChunkDeletes = append(tw.ChunkDeletes, chunkID(w.key, uint64(m.Lo), uint64(m.Hi)))
+					}
 				}
 			}
+			continue
+		}
+		head := headDoc{ID: w.key, Index: w.index, Field: w.field, Term: w.term, N: n, Chunks: metas}
+		if w.inline && len(metas) == 1 {
+			// Still one chunk: the postings stay in the head.
+			st.TermChunks++
+			head.P = posting.Encode(nil, splits[w][0].parts[0].Postings)
+			tw.HeadIDs = append(tw.HeadIDs, w.key)
+			tw.Heads = append(tw.Heads, head)
 			continue
 		}
 		for _, sp := range splits[w] {
 			st.TermChunks += len(sp.parts)
 			for _, p := range sp.parts {
 				id := chunkID(w.key, p.Lo, p.Hi)
-				if sp.old != "" {
+				if sp.old != "" || w.inline {
 					fresh[id] = true // a split's parts are new ranges
 				}
 				tw.ChunkIDs = append(tw.ChunkIDs, id)
@@ -598,7 +627,7 @@ func (s *Store) planTerms(ctx context.Context, ev *dirtyterms.Event, st *ApplySt
 			}
 		}
 		tw.HeadIDs = append(tw.HeadIDs, w.key)
-		tw.Heads = append(tw.Heads, headDoc{ID: w.key, Index: w.index, Field: w.field, Term: w.term, N: n, Chunks: metas})
+		tw.Heads = append(tw.Heads, head)
 	}
 	tw.fresh = fresh
 	return &tw, nil

@@ -64,7 +64,7 @@ func (s *Store) writeJournal(ctx context.Context, j *journal, st *ApplyStats) er
 		cur.Chunks = append(cur.Chunks, c)
 	}
 	for i, h := range tw.Heads {
-		next(3*len(h.ID) + 48*len(h.Chunks) + 96)
+		next(3*len(h.ID) + 48*len(h.Chunks) + len(h.P) + 96)
 		cur.HeadIDs = append(cur.HeadIDs, tw.HeadIDs[i])
 		cur.Heads = append(cur.Heads, h)
 	}

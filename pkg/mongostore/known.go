@@ -15,8 +15,9 @@ import (
 //   - a Bloom filter of every head's key: a term it has never seen needs no
 //     lookup (a bulk load is mostly new terms, and on FerretDB a lookup that
 //     finds nothing costs as much as one that finds something);
-//   - recent heads, and the encoded postings of recent chunks: common terms
-//     are dirtied by nearly every batch.
+//   - recent heads (with the postings of inline terms), and the encoded
+//     postings of recent chunks: common terms are dirtied by nearly every
+//     batch.
 //
 // It is filled from MongoDB once (a scan of the heads' keys) and then kept
 // in step by the batches' own writes. It is trusted only while every write
@@ -30,19 +31,26 @@ type known struct {
 	capacity    uint // keys the filter was sized for
 	added       uint // keys added since it was built
 	heads       map[string]*headDoc
+	headBytes   int               // estimated bytes of heads (inline postings included)
 	chunks      map[string][]byte // chunk id → encoded postings
 	chunkBytes  int
 	headsMax    int
+	headMax     int
 	chunkMax    int
 	loadedHeads int
 }
 
-// Bounds of what known holds: about 200 bytes per head, and encoded
-// postings up to chunkCacheBytes.
+// Bounds of what known holds: heads up to headCacheMax of them and
+// headCacheBytes (about 200 bytes each plus inline postings), and encoded
+// chunk postings up to chunkCacheBytes.
 const (
 	headCacheMax    = 200_000
+	headCacheBytes  = 96 << 20
 	chunkCacheBytes = 64 << 20
 )
+
+// headSize estimates the memory a remembered head takes.
+func headSize(h *headDoc) int { return 200 + len(h.ID) + len(h.P) + 24*len(h.Chunks) }
 
 // loadKnown scans the keys of every head into a fresh filter.
 func (s *Store) loadKnown(ctx context.Context, st *ApplyStats) (*known, error) {
@@ -56,7 +64,7 @@ func (s *Store) loadKnown(ctx context.Context, st *ApplyStats) (*known, error) {
 		capacity: capacity,
 		heads:    map[string]*headDoc{},
 		chunks:   map[string][]byte{},
-		headsMax: headCacheMax, chunkMax: chunkCacheBytes,
+		headsMax: headCacheMax, headMax: headCacheBytes, chunkMax: chunkCacheBytes,
 	}
 	cur, err := s.terms.Find(ctx, bson.D{}, options.Find().SetProjection(bson.D{{Key: "_id", Value: 1}}).SetBatchSize(10000))
 	s.sent(CollTerms, "find", err, 0)
@@ -92,17 +100,22 @@ func (k *known) full() bool { return k.added > k.capacity/2 }
 func (k *known) wrote(tw *termWrites) {
 	for i := range tw.Heads {
 		h := tw.Heads[i] // a copy: the cache must not pin the batch's slice
-		if k.heads[h.ID] == nil && len(k.heads) >= k.headsMax {
-			evictOne(k.heads)
+		k.forget(h.ID)
+		for len(k.heads) > 0 && (len(k.heads) >= k.headsMax || k.headBytes+headSize(&h) > k.headMax) {
+			for id := range k.heads {
+				k.forget(id)
+				break
+			}
 		}
 		k.heads[h.ID] = &h
+		k.headBytes += headSize(&h)
 		if !k.filter.TestString(h.ID) {
 			k.filter.AddString(h.ID)
 			k.added++
 		}
 	}
 	for _, id := range tw.HeadDeletes {
-		delete(k.heads, id) // the filter keeps the key: a lookup finds nothing
+		k.forget(id) // the filter keeps the key: a lookup finds nothing
 	}
 	for i := range tw.Chunks {
 		c := &tw.Chunks[i]
@@ -123,11 +136,12 @@ func (k *known) wrote(tw *termWrites) {
 	}
 }
 
-// evictOne drops an arbitrary entry (Go's map order is randomised, so over
-// many evictions the hot entries, written again each batch, stay).
-func evictOne[V any](m map[string]V) {
-	for id := range m {
-		delete(m, id)
-		return
+// forget drops a remembered head. Evictions drop arbitrary heads (Go's map
+// order is randomised, so over many evictions the hot ones, written again
+// each batch, stay).
+func (k *known) forget(id string) {
+	if h := k.heads[id]; h != nil {
+		k.headBytes -= headSize(h)
+		delete(k.heads, id)
 	}
 }

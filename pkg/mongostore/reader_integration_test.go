@@ -41,6 +41,9 @@ func missingChunks(ctx context.Context, s *Store) ([]string, error) {
 	}
 	var missing []string
 	for _, h := range heads {
+		if h.inline() {
+			continue
+		}
 		for _, m := range h.Chunks {
 			if id := chunkID(h.ID, uint64(m.Lo), uint64(m.Hi)); !have[id] {
 				missing = append(missing, id)

@@ -161,6 +161,17 @@ func (s *Store) loadChunks(ctx context.Context, heads []*headDoc) ([][][]posting
 	out := make([][][]posting.Posting, len(heads))
 	for hi, h := range heads {
 		out[hi] = make([][]posting.Posting, len(h.Chunks))
+		if h.inline() {
+			if len(h.Chunks) != 1 {
+				return nil, fmt.Errorf("term %q: inline postings and %d chunks", h.ID, len(h.Chunks))
+			}
+			ps, err := posting.Decode(nil, h.P)
+			if err != nil {
+				return nil, fmt.Errorf("term %q: inline postings: %w", h.ID, err)
+			}
+			out[hi][0] = ps
+			continue
+		}
 		for ci, m := range h.Chunks {
 			id := chunkID(h.ID, uint64(m.Lo), uint64(m.Hi))
 			where[id] = at{hi, ci}

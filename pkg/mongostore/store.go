@@ -3,8 +3,8 @@
 // docs/data-model.md; in short:
 //
 //	documents   {_id: "index/id", index, id, src: JSON text, o: source offset}
-//	terms       {_id: term key, index, field, term, n: postings, chunks: [{lo, hi, n}]}
-//	chunks      {_id: term key#lo-hi, tk: term key, index, lo, hi, n, p: binary postings}
+//	terms       {_id: term key, index, field, term, n: postings, chunks: [{lo, hi, n}], p: inline postings}
+//	chunks      {_id: term key#lo-hi, tk: term key, index, lo, hi, n, p: binary postings} (terms of more than one chunk)
 //	indexstats  {_id: index, docs}
 //	fieldstats  {_id: index|field, index, field, docs, len}
 //	checkpoints {_id: "persister", offset, sources: [{topic, partition, offset}]}
@@ -119,7 +119,12 @@ func TermKey(index, field, term string) string { return index + "|" + term + "|"
 
 func chunkID(tk string, lo, hi uint64) string { return fmt.Sprintf("%s#%016x-%016x", tk, lo, hi) }
 
-// headDoc is a term's head document.
+// headDoc is a term's head document. A term whose postings fit in one
+// chunk keeps them in the head itself (P, inline): one document per term
+// for the long tail of a vocabulary, written once per batch that changes
+// it. Its Chunks then has the one whole-range entry and no chunk document
+// exists. A term that outgrows one chunk moves its postings to chunk
+// documents (P empty) and stays that way.
 type headDoc struct {
 	ID     string      `bson:"_id"`
 	Index  string      `bson:"index"`
@@ -127,7 +132,11 @@ type headDoc struct {
 	Term   string      `bson:"term"`
 	N      int64       `bson:"n"`
 	Chunks []chunkMeta `bson:"chunks"`
+	P      []byte      `bson:"p,omitempty"`
 }
+
+// inline reports whether the head holds its postings itself.
+func (h *headDoc) inline() bool { return len(h.P) > 0 }
 
 type chunkMeta struct {
 	Lo int64 `bson:"lo"` // uint64 bits

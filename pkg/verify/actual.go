@@ -31,7 +31,9 @@ type Document struct {
 	Offset int64  `bson:"o"`
 }
 
-// Head is a term's head: {_id: term key, index, field, term, n, chunks}.
+// Head is a term's head: {_id: term key, index, field, term, n, chunks, p}.
+// A term of one chunk holds its postings inline (P) and has no chunk
+// document.
 type Head struct {
 	ID     string     `bson:"_id"`
 	Index  string     `bson:"index"`
@@ -39,6 +41,7 @@ type Head struct {
 	Term   string     `bson:"term"`
 	N      int64      `bson:"n"`
 	Chunks []ChunkRef `bson:"chunks"`
+	P      []byte     `bson:"p,omitempty"` // posting.Encode block of an inline term
 }
 
 // ChunkRef is a head's entry for one chunk: its hash range (uint64 bits in

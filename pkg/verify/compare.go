@@ -269,7 +269,20 @@ func compareTerms(c *collector, exp *Expected, act *Actual) int {
 			c.add(KindTermHead, "%s: n %d, its chunks' n sum to %d", h.ID, h.N, sum)
 		}
 		all = all[:0]
+		if len(h.P) > 0 {
+			// Inline postings: the head is its one chunk.
+			if len(h.Chunks) != 1 {
+				c.add(KindChunkCorrupt, "%s: inline postings and %d chunks", h.ID, len(h.Chunks))
+			} else {
+				m := h.Chunks[0]
+				all = checkChunk(c, h.ID, &Chunk{ID: h.ID + " (inline)", TK: h.ID, Index: h.Index,
+					Lo: m.Lo, Hi: m.Hi, N: m.N, P: h.P}, m, 0, all)
+			}
+		}
 		for ci, m := range h.Chunks {
+			if len(h.P) > 0 {
+				break
+			}
 			id := chunkID(h.ID, uint64(m.Lo), uint64(m.Hi))
 			ch := chunks[id]
 			if ch == nil {

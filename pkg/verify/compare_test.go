@@ -106,6 +106,18 @@ func (a *Actual) setRange(t *testing.T, tk string, i int, lo, hi uint64) {
 	c.Lo, c.Hi, c.ID = int64(lo), int64(hi), chunkID(tk, lo, hi)
 }
 
+// inline moves tk's one chunk into its head, as the store keeps a term of
+// one chunk.
+func (a *Actual) inline(t *testing.T, tk string) {
+	h := a.head(t, tk)
+	if len(h.Chunks) != 1 {
+		t.Fatalf("%s has %d chunks", tk, len(h.Chunks))
+	}
+	c := a.chunk(t, tk, 0)
+	h.P = c.P
+	a.Chunks = slices.DeleteFunc(a.Chunks, func(c Chunk) bool { return c.TK == tk })
+}
+
 func (a *Actual) removeTerm(tk string) {
 	a.Terms = slices.DeleteFunc(a.Terms, func(h Head) bool { return h.ID == tk })
 	a.Chunks = slices.DeleteFunc(a.Chunks, func(c Chunk) bool { return c.TK == tk })
@@ -143,6 +155,29 @@ func TestCompare(t *testing.T) {
 		diff    string // a substring of one listed difference
 	}{
 		{name: "equal", edit: func(*testing.T, *Actual) {}},
+		{name: "inline term", edit: func(t *testing.T, a *Actual) { a.inline(t, red) }},
+		{
+			name: "inline posting missing",
+			edit: func(t *testing.T, a *Actual) {
+				a.inline(t, red)
+				a.head(t, red).P = posting.Encode(nil, nil)
+			},
+			kinds: []string{KindChunkCount, KindPostingMissing}, diff: `chunk count: b|red|t (inline): head n 1, chunk n 1, holds 0 postings`,
+		},
+		{
+			name: "inline term and its chunk document",
+			edit: func(t *testing.T, a *Actual) {
+				c := *a.chunk(t, red, 0)
+				a.inline(t, red)
+				a.Chunks = append(a.Chunks, c)
+			},
+			kinds: []string{KindChunkOrphan}, diff: "b|red|t#0000000000000000-ffffffffffffffff",
+		},
+		{
+			name: "inline postings of a split term",
+			edit: func(t *testing.T, a *Actual) { a.head(t, common).P = a.chunk(t, common, 0).P },
+			kinds: []string{KindChunkCorrupt, KindChunkOrphan, KindPostingMissing}, diff: "b|common|t: inline postings and 2 chunks",
+		},
 		{
 			name: "document missing",
 			edit: func(_ *testing.T, a *Actual) {

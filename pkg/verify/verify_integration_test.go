@@ -293,19 +293,21 @@ func TestRunAgainstBrokerAndMongo(t *testing.T) {
 		t.Fatalf("differences with pebble:\n%s", strings.Join(rep.Diffs, "\n"))
 	}
 
-	// Corrupt MongoDB: drop a posting from a chunk, change a document,
-	// bump a document count.
+	// Corrupt MongoDB: drop a posting from a term of one chunk (inline in
+	// its head), change a document, bump a document count.
 	tk := mongostore.TermKey("books", "title", "apple")
-	id := chunkID(tk, 0, 1<<64-1)
-	var ch Chunk
-	if err := db.Collection(mongostore.CollChunks).FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&ch); err != nil {
-		t.Fatalf("chunk %s: %v", id, err)
+	var h Head
+	if err := db.Collection(mongostore.CollTerms).FindOne(ctx, bson.D{{Key: "_id", Value: tk}}).Decode(&h); err != nil {
+		t.Fatalf("head %s: %v", tk, err)
 	}
-	ps, err := posting.Decode(nil, ch.P)
+	if len(h.P) == 0 {
+		t.Fatalf("head %s holds no inline postings: %+v", tk, h)
+	}
+	ps, err := posting.Decode(nil, h.P)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.Collection(mongostore.CollChunks).UpdateOne(ctx, bson.D{{Key: "_id", Value: id}},
+	if _, err := db.Collection(mongostore.CollTerms).UpdateOne(ctx, bson.D{{Key: "_id", Value: tk}},
 		bson.D{{Key: "$set", Value: bson.D{{Key: "p", Value: posting.Encode(nil, ps[1:])}}}}); err != nil {
 		t.Fatal(err)
 	}
