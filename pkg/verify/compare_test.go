@@ -174,8 +174,8 @@ func TestCompare(t *testing.T) {
 			kinds: []string{KindChunkOrphan}, diff: "b|red|t#0000000000000000-ffffffffffffffff",
 		},
 		{
-			name: "inline postings of a split term",
-			edit: func(t *testing.T, a *Actual) { a.head(t, common).P = a.chunk(t, common, 0).P },
+			name:  "inline postings of a split term",
+			edit:  func(t *testing.T, a *Actual) { a.head(t, common).P = a.chunk(t, common, 0).P },
 			kinds: []string{KindChunkCorrupt, KindChunkOrphan, KindPostingMissing}, diff: "b|common|t: inline postings and 2 chunks",
 		},
 		{
