@@ -88,6 +88,7 @@ type ApplyStats struct {
 	TermChunks int  // (term, chunk) pairs whose content the batch changed
 	Writes     int  // write operations sent (bulk-write models)
 	Reads      int  // find queries sent
+	Journaled  bool // the batch split or removed documents, so it went through the journal
 }
 
 // Item is one dirty-terms event and its offset on the dirty-terms topic.
@@ -112,17 +113,34 @@ func (s *Store) Apply(ctx context.Context, off int64, ev *dirtyterms.Event, cp *
 //     same values again);
 //  2. term heads, chunks and statistics are read, and their new values
 //     computed (final values, never increments);
-//  3. those values and the next checkpoint are written to the journal;
+//  3. if the batch splits a chunk or removes a head or chunk, those values
+//     and the next checkpoint are written to the journal;
 //  4. chunks, then heads, then deletions of split or emptied chunks, then
 //     statistics, then the checkpoint are written; the journal is removed.
 //
-// A crash before 3 completes leaves only documents written, and a replay
-// recomputes everything (with whatever batch boundaries it gets). A crash
-// after 3 is finished by recover, which redoes the journal, checkpoint
-// included, before anything is read again. Chunks are written before the
-// heads that list them, so a reader following a head always finds its
-// chunks. ApplyBatch must not be called concurrently (the persister is the
-// single writer).
+// A journaled batch cut short before 3 completes left only documents, and
+// a replay recomputes everything (with whatever batch boundaries it gets);
+// one cut short after 3 is finished by recover, which redoes the journal,
+// checkpoint included, before anything is read again.
+//
+// Most batches of a bulk load neither split nor remove anything, and skip
+// the journal (which costs as much as the writes themselves): each of
+// their writes sets one document, under an id that does not depend on the
+// batch's boundaries, to a value computed from the stored state and the
+// events' posting changes, which set a document's posting to a value
+// rather than add to it. A replay after a crash at any write therefore
+// reads some documents already written, applies the same changes to them
+// again, and ends in the same state, even with other batch boundaries (a
+// shorter replay may set a posting back to an older value for a moment;
+// the following batch sets it forward again). A head whose chunk was
+// written but not the head is rewritten because its count disagrees with
+// the chunk's. Statistics are the one sum: each statistics document
+// carries the offset of the last event it counts, and a replay adds only
+// the records of later events.
+//
+// Chunks are written before the heads that list them, so a reader
+// following a head always finds its chunks. ApplyBatch must not be called
+// concurrently (the persister is the single writer).
 func (s *Store) ApplyBatch(ctx context.Context, items []Item, cp *Checkpoint) (_ ApplyStats, err error) {
 	var st ApplyStats
 	// What the writer remembers is trusted only while every write
@@ -150,7 +168,7 @@ func (s *Store) ApplyBatch(ctx context.Context, items []Item, cp *Checkpoint) (_
 	if stored.Offset > cp.Offset {
 		*cp = stored
 	}
-	ev, next := merge(items, cp, &st)
+	ev, recOff, next := merge(items, cp, &st)
 	if next.Offset == cp.Offset {
 		st.Skipped = true
 		return st, nil
@@ -175,11 +193,23 @@ func (s *Store) ApplyBatch(ctx context.Context, items []Item, cp *Checkpoint) (_
 	if err != nil {
 		return st, err
 	}
-	sw, err := s.planStats(ctx, ev, &st)
+	sw, err := s.planStats(ctx, ev, recOff, next.Offset, &st)
 	if err != nil {
 		return st, err
 	}
 	j := &journal{Off: next.Offset, W: tw, Stats: sw, Checkpoint: next}
+	if !tw.structural() {
+		// Every write sets one document to a value a replay computes
+		// again from whatever this attempt left (see ApplyBatch): no
+		// journal.
+		if err := s.redo(ctx, j, &st); err != nil {
+			return st, err
+		}
+		s.known.wrote(tw)
+		*cp = next
+		return st, nil
+	}
+	st.Journaled = true
 	if err := s.writeJournal(ctx, j, &st); err != nil {
 		return st, err
 	}
@@ -202,9 +232,10 @@ func (s *Store) ApplyBatch(ctx context.Context, items []Item, cp *Checkpoint) (_
 // merge joins the events above the checkpoint into one event holding only
 // the records not applied before, in order, and returns it with the
 // checkpoint that covers the batch.
-func merge(items []Item, cp *Checkpoint, st *ApplyStats) (*dirtyterms.Event, Checkpoint) {
+func merge(items []Item, cp *Checkpoint, st *ApplyStats) (*dirtyterms.Event, []int64, Checkpoint) {
 	next := Checkpoint{Offset: cp.Offset, Sources: slices.Clone(cp.Sources)}
 	out := &dirtyterms.Event{V: dirtyterms.Version}
+	var recOff []int64        // the dirty-terms offset of each out record's event
 	terms := map[string]int{} // term key → index in out.Terms
 	for _, it := range items {
 		if it.Offset <= next.Offset {
@@ -221,6 +252,7 @@ func merge(items []Item, cp *Checkpoint, st *ApplyStats) (*dirtyterms.Event, Che
 			}
 			remap[i] = len(out.Records)
 			out.Records = append(out.Records, r)
+			recOff = append(recOff, it.Offset)
 			st.Records++
 		}
 		for _, t := range ev.Terms {
@@ -246,7 +278,7 @@ func merge(items []Item, cp *Checkpoint, st *ApplyStats) (*dirtyterms.Event, Che
 		next.advance(ev.Topic, ev.Partition, ev.LastOffset)
 		st.Events++
 	}
-	return out, next
+	return out, recOff, next
 }
 
 func (s *Store) writeCheckpoint(ctx context.Context, cp Checkpoint, st *ApplyStats) error {
@@ -551,7 +583,10 @@ func (s *Store) planTerms(ctx context.Context, ev *dirtyterms.Event, st *ApplySt
 		existed[w] = w.head.N > 0
 	}
 	for _, t := range targets {
-		if !t.chunk.Apply(t.ops) && existed[t.w] {
+		// Unchanged and counted right in its head: nothing to write. (A
+		// replay after a crash finds the chunks this batch wrote already
+		// changed, but their heads maybe not yet.)
+		if !t.chunk.Apply(t.ops) && existed[t.w] && int64(len(t.chunk.Postings)) == t.w.head.Chunks[t.meta].N {
 			continue
 		}
 		parts := posting.Split(t.chunk, s.maxChunk)
@@ -630,6 +665,13 @@ func (s *Store) planTerms(ctx context.Context, ev *dirtyterms.Event, st *ApplySt
 		tw.Heads = append(tw.Heads, head)
 	}
 	tw.fresh = fresh
+	for _, w := range work {
+		for _, sp := range splits[w] {
+			if len(sp.parts) > 1 {
+				tw.split = true
+			}
+		}
+	}
 	return &tw, nil
 }
 
@@ -643,10 +685,20 @@ type termWrites struct {
 	Heads        []headDoc  `bson:"heads,omitempty"`
 	HeadDeletes  []string   `bson:"headDeletes,omitempty"`  // emptied terms
 	ChunkDeletes []string   `bson:"chunkDeletes,omitempty"` // chunks replaced by a split, and those of emptied terms
+	// split: a chunk (or an inline term) was split into new chunk
+	// documents. Not journaled.
+	split bool
 	// fresh marks the chunk and head ids planTerms knows are not stored
 	// (new terms, the parts of a split): they are inserted without a
 	// delete first. Not journaled: a redo deletes everything first.
 	fresh map[string]bool
+}
+
+// structural reports whether tw splits chunks or removes documents: writes
+// whose ids depend on the batch's boundaries (split points) or that a
+// replay could not find to redo (deletions), which go through the journal.
+func (tw *termWrites) structural() bool {
+	return tw.split || len(tw.HeadDeletes) > 0 || len(tw.ChunkDeletes) > 0
 }
 
 // writeTerms performs tw: chunks, then heads, then deletions, so a reader
@@ -682,9 +734,14 @@ type statWrites struct {
 	Fields  []fieldStatDoc `bson:"fields,omitempty"`
 }
 
+// Statistics documents carry the dirty-terms offset of the last event they
+// count (off): a replay adds only the records of later events, so a batch
+// whose statistics were written but whose checkpoint was not does not count
+// twice, whatever boundaries the replay's batches have.
 type indexStatDoc struct {
 	ID   string `bson:"_id"` // index
 	Docs int64  `bson:"docs"`
+	Off  *int64 `bson:"off,omitempty"`
 }
 
 type fieldStatDoc struct {
@@ -693,41 +750,34 @@ type fieldStatDoc struct {
 	Field string `bson:"field"`
 	Docs  int64  `bson:"docs"`
 	Len   int64  `bson:"len"`
+	Off   *int64 `bson:"off,omitempty"`
 }
+
+// counted reports whether a statistics document whose off is off counts
+// the records of the event at offset ev already.
+func counted(off *int64, ev int64) bool { return off != nil && ev <= *off }
 
 // planStats reads the statistics the records change and computes their new
 // values (final values: the journal can redo them).
-func (s *Store) planStats(ctx context.Context, ev *dirtyterms.Event, st *ApplyStats) (*statWrites, error) {
-	docs := map[string]int64{}
-	type fdelta struct {
-		index, field string
-		docs, length int64
-	}
-	fields := map[string]*fdelta{}
+// off is the offset of the batch's last event; recOff holds each record's
+// event offset.
+func (s *Store) planStats(ctx context.Context, ev *dirtyterms.Event, recOff []int64, off int64, st *ApplyStats) (*statWrites, error) {
+	indexes := map[string]bool{}
+	fieldKeys := map[string]bool{}
 	for _, r := range ev.Records {
-		docs[r.Index] += r.Count
+		indexes[r.Index] = true
 		for _, f := range r.Fields {
-			k := r.Index + "|" + f.Field
-			d := fields[k]
-			if d == nil {
-				d = &fdelta{index: r.Index, field: f.Field}
-				fields[k] = d
-			}
-			d.docs += f.Docs
-			d.length += f.Length
+			fieldKeys[r.Index+"|"+f.Field] = true
 		}
 	}
 	sw := &statWrites{}
-	ids := slices.Sorted(maps.Keys(docs))
+	ids := slices.Sorted(maps.Keys(indexes))
 	cur := map[string]indexStatDoc{}
 	st.Reads++
 	if err := findIDs(ctx, s, s.indexStats, ids, func(d indexStatDoc) { cur[d.ID] = d }); err != nil {
 		return nil, err
 	}
-	for _, ix := range ids {
-		sw.Indexes = append(sw.Indexes, indexStatDoc{ID: ix, Docs: cur[ix].Docs + docs[ix]})
-	}
-	fids := slices.Sorted(maps.Keys(fields))
+	fids := slices.Sorted(maps.Keys(fieldKeys))
 	fcur := map[string]fieldStatDoc{}
 	if len(fids) > 0 {
 		st.Reads++
@@ -735,10 +785,42 @@ func (s *Store) planStats(ctx context.Context, ev *dirtyterms.Event, st *ApplySt
 			return nil, err
 		}
 	}
+	// Add the records each document does not count yet.
+	idx := map[string]*indexStatDoc{}
+	fld := map[string]*fieldStatDoc{}
+	for i, r := range ev.Records {
+		d := idx[r.Index]
+		if d == nil {
+			c := cur[r.Index]
+			d = &indexStatDoc{ID: r.Index, Docs: c.Docs, Off: c.Off}
+			idx[r.Index] = d
+		}
+		if !counted(cur[r.Index].Off, recOff[i]) {
+			d.Docs += r.Count
+		}
+		for _, f := range r.Fields {
+			k := r.Index + "|" + f.Field
+			fd := fld[k]
+			if fd == nil {
+				c := fcur[k]
+				fd = &fieldStatDoc{ID: k, Index: r.Index, Field: f.Field, Docs: c.Docs, Len: c.Len, Off: c.Off}
+				fld[k] = fd
+			}
+			if !counted(fcur[k].Off, recOff[i]) {
+				fd.Docs += f.Docs
+				fd.Len += f.Length
+			}
+		}
+	}
+	for _, ix := range ids {
+		d := idx[ix]
+		d.Off = &off
+		sw.Indexes = append(sw.Indexes, *d)
+	}
 	for _, k := range fids {
-		d := fields[k]
-		sw.Fields = append(sw.Fields, fieldStatDoc{ID: k, Index: d.index, Field: d.field,
-			Docs: fcur[k].Docs + d.docs, Len: fcur[k].Len + d.length})
+		d := fld[k]
+		d.Off = &off
+		sw.Fields = append(sw.Fields, *d)
 	}
 	return sw, nil
 }

@@ -11,7 +11,10 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 )
 
-// The journal makes a batch's writes after its documents redoable. ApplyBatch
+// The journal makes a structural batch's writes after its documents
+// redoable: one that splits chunks or removes heads or chunks (the ids it
+// writes depend on its boundaries, and a replay could not find what to
+// delete; other batches need no journal, see ApplyBatch). ApplyBatch
 // writes the planned values (termWrites, statWrites) and the checkpoint that
 // covers the batch into the journal collection before it starts writing
 // them, and removes the journal after the checkpoint is written. After a

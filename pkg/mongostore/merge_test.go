@@ -44,7 +44,7 @@ func TestMergeDedupesAndRemaps(t *testing.T) {
 			Records: []dirtyterms.Record{rec(14, "c")}, Terms: []dirtyterms.Term{term("y", dirtyterms.Op{Rec: 0, TF: 1})}}},
 	}
 	var st ApplyStats
-	ev, next := merge(items, cp, &st)
+	ev, _, next := merge(items, cp, &st)
 	wantRecs := []dirtyterms.Record{rec(12, "c"), rec(13, "a"), rec(7, "p"), rec(14, "c")}
 	if !reflect.DeepEqual(ev.Records, wantRecs) {
 		t.Errorf("records %+v, want %+v", ev.Records, wantRecs)
@@ -71,7 +71,7 @@ func TestMergeDedupesAndRemaps(t *testing.T) {
 func TestMergeAllSkipped(t *testing.T) {
 	cp := &Checkpoint{Offset: 9}
 	var st ApplyStats
-	ev, next := merge([]Item{{Offset: 8, Event: &dirtyterms.Event{Records: []dirtyterms.Record{rec(1, "a")}}}}, cp, &st)
+	ev, _, next := merge([]Item{{Offset: 8, Event: &dirtyterms.Event{Records: []dirtyterms.Record{rec(1, "a")}}}}, cp, &st)
 	if next.Offset != 9 || len(ev.Records) != 0 || st.Events != 0 {
 		t.Errorf("events below the checkpoint merged: %+v %+v %+v", ev, next, st)
 	}

@@ -12,7 +12,7 @@ import (
 
 type metrics struct {
 	events, docs, duplicates, terms, writes, reads, deadLetters prometheus.Counter
-	termChunks                                                  prometheus.Counter
+	termChunks, batches, journaled                              prometheus.Counter
 	retries, commands, written                                  *prometheus.CounterVec
 	applySeconds                                                prometheus.Histogram
 	lastOffset                                                  prometheus.Gauge
@@ -46,6 +46,9 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		lastApplied: prometheus.NewGauge(prometheus.GaugeOpts{Name: "termflow_persister_last_applied_timestamp_seconds",
 			Help: "Unix time at which the last batch of events was applied (0 until then)."}),
 		indexes: tfmetrics.NewIndexes(0),
+		batches: c("batches_total", "MongoDB batches applied (each merges one or more dirty-terms events)."),
+		journaled: c("batches_journaled_total",
+			"MongoDB batches that split chunks or removed documents and so went through the journal (the rest write final values directly)."),
 		termChunks: c("term_chunks_persisted_total",
 			"(term, chunk) pairs whose postings a batch changed, each counted once per batch (a split counts its parts)."),
 		commands: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "termflow_persister_mongo_commands_total",
@@ -66,7 +69,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	}
 	if reg != nil {
 		reg.MustRegister(m.events, m.docs, m.duplicates, m.terms, m.writes, m.reads, m.deadLetterVec, m.retries, m.applySeconds, m.lastOffset,
-			m.termChunks, m.commands, m.written, m.applied, m.latency, m.lastApplied)
+			m.termChunks, m.batches, m.journaled, m.commands, m.written, m.applied, m.latency, m.lastApplied)
 	}
 	return m
 }

@@ -290,6 +290,10 @@ func (p *Persister) handle(ctx context.Context, recs []*kgo.Record, cp *mongosto
 		p.m.duplicates.Add(float64(st.Duplicates))
 		p.m.terms.Add(float64(st.Terms))
 		p.m.termChunks.Add(float64(st.TermChunks))
+		p.m.batches.Inc()
+		if st.Journaled {
+			p.m.journaled.Inc()
+		}
 		p.m.writes.Add(float64(st.Writes))
 		p.m.reads.Add(float64(st.Reads))
 	}
