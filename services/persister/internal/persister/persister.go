@@ -57,7 +57,8 @@ type Config struct {
 	// events or bytes of encoded events. A term touched by many events is
 	// then written once per batch, so a persister that falls behind writes
 	// less per document as its backlog grows. The default values are 2048
-	// and 64 MiB.
+	// and 32 MiB (the batch in hand, decoded and merged, takes a few times
+	// that in memory).
 	BatchEvents, BatchBytes int
 	// Linger is how long the persister keeps collecting events that are
 	// still arriving before it applies them: once a poll returns events,
@@ -103,7 +104,7 @@ func New(cfg Config, store *mongostore.Store, log zerolog.Logger, reg prometheus
 		cfg.BatchEvents = 2048
 	}
 	if cfg.BatchBytes <= 0 {
-		cfg.BatchBytes = 64 << 20
+		cfg.BatchBytes = 32 << 20
 	}
 	if cfg.ApplyTimeout <= 0 {
 		cfg.ApplyTimeout = 10 * time.Minute
