@@ -3,6 +3,8 @@ package analysis
 import (
 	"encoding/json"
 	"unicode/utf8"
+
+	"github.com/termflow/termflow/pkg/jsonscan"
 )
 
 // walkJSON feeds the values of the JSON object s to a the way Analyze feeds
@@ -33,16 +35,7 @@ type jsonWalker struct {
 	a *accumulator
 }
 
-func (w *jsonWalker) space() {
-	for w.i < len(w.s) {
-		switch w.s[w.i] {
-		case ' ', '\t', '\n', '\r':
-			w.i++
-		default:
-			return
-		}
-	}
-}
+func (w *jsonWalker) space() { w.i = jsonscan.Space(w.s, w.i) }
 
 func (w *jsonWalker) value(path string) bool {
 	if w.i >= len(w.s) {
@@ -88,27 +81,27 @@ func (w *jsonWalker) value(path string) bool {
 	case c == 'f':
 		return w.literal("false", path)
 	case c == 'n':
-		if len(w.s)-w.i >= 4 && w.s[w.i:w.i+4] == "null" {
-			w.i += 4
-			return true
-		}
-		return false
+		end, ok := jsonscan.Literal(w.s, w.i, "null")
+		w.i = end
+		return ok
 	case c == '-' || ('0' <= c && c <= '9'):
-		start := w.i
-		if !w.number() {
+		end, ok := jsonscan.Number(w.s, w.i)
+		if !ok {
 			return false
 		}
-		w.a.add(path, w.s[start:w.i])
+		w.a.add(path, w.s[w.i:end])
+		w.i = end
 		return true
 	}
 	return false
 }
 
 func (w *jsonWalker) literal(lit, path string) bool {
-	if len(w.s)-w.i < len(lit) || w.s[w.i:w.i+len(lit)] != lit {
+	end, ok := jsonscan.Literal(w.s, w.i, lit)
+	if !ok {
 		return false
 	}
-	w.i += len(lit)
+	w.i = end
 	w.a.add(path, lit)
 	return true
 }
@@ -185,81 +178,18 @@ func (w *jsonWalker) object(path string) bool {
 // as it does everywhere).
 func (w *jsonWalker) str() (string, bool) {
 	start := w.i
-	plain := true
-	j := w.i + 1
-	for ; j < len(w.s); j++ {
-		c := w.s[j]
-		if c == '"' {
-			break
-		}
-		if c < 0x20 {
-			return "", false
-		}
-		if c == '\\' {
-			plain = false
-			j++ // the escaped byte cannot end the string
-		} else if c >= utf8.RuneSelf {
-			plain = false
-		}
-	}
-	if j >= len(w.s) {
+	end, f, ok := jsonscan.String(w.s, start)
+	if !ok {
 		return "", false
 	}
-	w.i = j + 1
-	raw := w.s[start+1 : j]
-	if plain || (!containsByte(raw, '\\') && utf8.ValidString(raw)) {
+	w.i = end
+	raw := w.s[start+1 : end-1]
+	if f&jsonscan.Escaped == 0 && (f&jsonscan.NonASCII == 0 || utf8.ValidString(raw)) {
 		return raw, true
 	}
 	var out string
-	if err := json.Unmarshal([]byte(w.s[start:j+1]), &out); err != nil {
+	if err := json.Unmarshal([]byte(w.s[start:end]), &out); err != nil {
 		return "", false
 	}
 	return out, true
-}
-
-func containsByte(s string, b byte) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] == b {
-			return true
-		}
-	}
-	return false
-}
-
-// number reads a JSON number: -? (0 | [1-9][0-9]*) (.[0-9]+)? ([eE][+-]?[0-9]+)?
-func (w *jsonWalker) number() bool {
-	s, i := w.s, w.i
-	if i < len(s) && s[i] == '-' {
-		i++
-	}
-	digits := func() bool {
-		n := i
-		for i < len(s) && '0' <= s[i] && s[i] <= '9' {
-			i++
-		}
-		return i > n
-	}
-	switch {
-	case i < len(s) && s[i] == '0':
-		i++
-	case !digits():
-		return false
-	}
-	if i < len(s) && s[i] == '.' {
-		i++
-		if !digits() {
-			return false
-		}
-	}
-	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
-		i++
-		if i < len(s) && (s[i] == '+' || s[i] == '-') {
-			i++
-		}
-		if !digits() {
-			return false
-		}
-	}
-	w.i = i
-	return true
 }

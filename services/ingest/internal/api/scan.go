@@ -1,6 +1,10 @@
 package api
 
-import "bytes"
+import (
+	"bytes"
+
+	"github.com/termflow/termflow/pkg/jsonscan"
+)
 
 // scanObject is checkObject's fast path for the documents almost every
 // request carries: one pass over raw (already checked to be valid UTF-8 and
@@ -29,16 +33,7 @@ type scanner struct {
 	keys [][]byte // the member names of the open objects, innermost last
 }
 
-func (s *scanner) ws() {
-	for s.i < len(s.b) {
-		switch s.b[s.i] {
-		case ' ', '\t', '\r', '\n':
-			s.i++
-		default:
-			return
-		}
-	}
-}
+func (s *scanner) ws() { s.i = jsonscan.Space(s.b, s.i) }
 
 func (s *scanner) value(depth int, top *topLevel) bool {
 	if depth > maxDepth {
@@ -77,7 +72,8 @@ func (s *scanner) value(depth int, top *topLevel) bool {
 			}
 		}
 	case c == '"':
-		_, ok := s.str()
+		var ok bool
+		s.i, _, ok = jsonscan.String(s.b, s.i)
 		return ok
 	case c == 't':
 		return s.lit("true")
@@ -86,7 +82,9 @@ func (s *scanner) value(depth int, top *topLevel) bool {
 	case c == 'n':
 		return s.lit("null")
 	case c == '-' || c >= '0' && c <= '9':
-		return s.number()
+		var ok bool
+		s.i, ok = jsonscan.Number(s.b, s.i)
+		return ok
 	}
 	return false
 }
@@ -105,8 +103,8 @@ func (s *scanner) object(depth int, top *topLevel) bool {
 		if s.i >= len(s.b) || s.b[s.i] != '"' {
 			return false
 		}
-		k, ok := s.str()
-		if !ok || bytes.IndexByte(k, '\\') >= 0 || len(s.keys)-first >= maxScanKeys {
+		k, escaped, ok := s.key()
+		if !ok || escaped || len(s.keys)-first >= maxScanKeys {
 			return false
 		}
 		for _, prev := range s.keys[first:] {
@@ -155,88 +153,20 @@ func (s *scanner) object(depth int, top *topLevel) bool {
 	}
 }
 
-// str reads a string and returns its raw contents (escapes not decoded).
-func (s *scanner) str() ([]byte, bool) {
-	s.i++ // '"'
+// key reads a string and returns its raw contents (escapes not decoded)
+// and whether it holds an escape.
+func (s *scanner) key() (k []byte, escaped bool, ok bool) {
 	start := s.i
-	for s.i < len(s.b) {
-		c := s.b[s.i]
-		switch {
-		case c == '"':
-			s.i++
-			return s.b[start : s.i-1], true
-		case c < 0x20:
-			return nil, false
-		case c == '\\':
-			if s.i+1 >= len(s.b) {
-				return nil, false
-			}
-			switch s.b[s.i+1] {
-			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
-				s.i += 2
-			case 'u':
-				if s.i+6 > len(s.b) {
-					return nil, false
-				}
-				for _, h := range s.b[s.i+2 : s.i+6] {
-					if !(h >= '0' && h <= '9' || h >= 'a' && h <= 'f' || h >= 'A' && h <= 'F') {
-						return nil, false
-					}
-				}
-				s.i += 6
-			default:
-				return nil, false
-			}
-		default:
-			s.i++
-		}
+	end, f, ok := jsonscan.String(s.b, start)
+	if !ok {
+		return nil, false, false
 	}
-	return nil, false
+	s.i = end
+	return s.b[start+1 : end-1], f&jsonscan.Escaped != 0, true
 }
 
 func (s *scanner) lit(w string) bool {
-	if !bytes.HasPrefix(s.b[s.i:], []byte(w)) {
-		return false
-	}
-	s.i += len(w)
-	return true
-}
-
-// number reads -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
-func (s *scanner) number() bool {
-	digits := func() int {
-		n := 0
-		for s.i < len(s.b) && s.b[s.i] >= '0' && s.b[s.i] <= '9' {
-			s.i++
-			n++
-		}
-		return n
-	}
-	if s.b[s.i] == '-' {
-		s.i++
-	}
-	if s.i >= len(s.b) {
-		return false
-	}
-	if s.b[s.i] == '0' {
-		s.i++
-	} else if digits() == 0 {
-		return false
-	}
-	if s.i < len(s.b) && s.b[s.i] == '.' {
-		s.i++
-		if digits() == 0 {
-			return false
-		}
-	}
-	if s.i < len(s.b) && (s.b[s.i] == 'e' || s.b[s.i] == 'E') {
-		s.i++
-		if s.i < len(s.b) && (s.b[s.i] == '+' || s.b[s.i] == '-') {
-			s.i++
-		}
-		if digits() == 0 {
-			return false
-		}
-	}
-	return true
+	var ok bool
+	s.i, ok = jsonscan.Literal(s.b, s.i, w)
+	return ok
 }
