@@ -912,9 +912,19 @@ func TestFaultMongoOutage(t *testing.T) {
 		s := newStackOn(t, brokers, "mongodb://"+f.addr)
 		s.startAll()
 		l := newLoad(s, seed, faultDocs())
-		go l.run(context.Background(), 50*time.Millisecond)
+		// Small requests, paced, so that the load outlasts the start of
+		// the outage (about 20 s for 1200 documents): the persister merges
+		// whatever has arrived into one batch and would otherwise be done
+		// before MongoDB goes away.
+		l.perReq = 25
+		go l.run(context.Background(), 400*time.Millisecond)
 		time.Sleep(time.Duration(1000+rng.IntN(2000)) * time.Millisecond)
 		rssBefore := s.rss("persister")
+		select {
+		case <-l.done:
+			t.Fatal("the load finished before MongoDB went down: the outage would test nothing")
+		default:
+		}
 		f.script("down")
 		adm := s.admin()
 		group, topic := s.db+"-persister", s.db+".dirty-terms"
