@@ -29,6 +29,14 @@ import (
 // Version is the event version this code reads and writes.
 const Version = 1
 
+// MoreHeader is the header of a dirty-terms record whose indexer had more
+// records of the same documents partition waiting when it fetched this
+// batch's: the persister keeps collecting that partition's events into the
+// MongoDB batch in hand rather than apply a head now and the tail, which
+// rewrites the same terms, right after. A hint only: an event without it
+// is applied as usual.
+const MoreHeader = "termflow-more"
+
 // Event is one indexed batch.
 type Event struct {
 	V           int    `json:"v"`

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -39,6 +40,10 @@ func main() {
 	}
 }
 
+// defaultMemoryLimit is the persister's soft memory limit unless
+// GOMEMLIMIT sets one.
+const defaultMemoryLimit = 1 << 30
+
 type config struct {
 	persister.Config
 	MongoURI string
@@ -65,7 +70,7 @@ func parse(args []string, getenv func(string) string, stderr io.Writer) (config,
 	fs.Duration(&c.MinBackoff, "min-backoff", "TERMFLOW_MIN_BACKOFF", 100*time.Millisecond, "first retry delay while MongoDB fails")
 	fs.Duration(&c.MaxBackoff, "max-backoff", "TERMFLOW_MAX_BACKOFF", 10*time.Second, "longest retry delay while MongoDB fails")
 	fs.Int(&c.BatchEvents, "batch-events", "TERMFLOW_PERSISTER_BATCH_EVENTS", 2048, "most dirty-terms events merged into one MongoDB batch")
-	fs.Int(&c.BatchBytes, "batch-bytes", "TERMFLOW_PERSISTER_BATCH_BYTES", 32<<20, "most bytes of dirty-terms events merged into one MongoDB batch")
+	fs.Int(&c.BatchBytes, "batch-bytes", "TERMFLOW_PERSISTER_BATCH_BYTES", 8<<20, "most bytes of dirty-terms events merged into one MongoDB batch")
 	fs.Duration(&c.Linger, "linger", "TERMFLOW_PERSISTER_LINGER", 250*time.Millisecond, "how long to keep collecting events that are still arriving before a batch is applied (at most 4x in all; 0: apply each poll)")
 	fs.Duration(&c.ApplyTimeout, "apply-timeout", "TERMFLOW_PERSISTER_APPLY_TIMEOUT", 10*time.Minute, "bound on one attempt of a batch against MongoDB")
 	kclient.Flags(fs, &c.Kafka, "127.0.0.1:9092") // brokers, SASL, TLS
@@ -107,6 +112,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	log := zerolog.New(stderr).Level(level).With().Timestamp().Str("service", "persister").Logger()
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if getenv("GOMEMLIMIT") == "" {
+		// A batch's postings are short-lived garbage: collect sooner than
+		// at twice the live heap once the process nears 1 GiB (a soft
+		// limit; GOMEMLIMIT overrides it).
+		debug.SetMemoryLimit(defaultMemoryLimit)
+	}
 
 	if err := topic.EnsureAll(ctx, cfg.Topics, kclient.Options(cfg.Kafka, "persister-admin", log, nil)...); err != nil {
 		return err

@@ -39,6 +39,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/termflow/termflow/pkg/dirtyterms"
 	"github.com/termflow/termflow/pkg/document"
 	"github.com/termflow/termflow/pkg/failpoint"
 	"github.com/termflow/termflow/pkg/kclient"
@@ -444,7 +445,11 @@ func (ix *Indexer) handle(stop, work context.Context, tp string, p int32, recs [
 		ix.m.skipped.Add(float64(i))
 	}
 	if i < len(recs) {
-		if err := ix.indexAndHandOver(work, tp, p, recs[i:]); err != nil {
+		// More records of the partition were already in the log when
+		// these were fetched: the persister keeps collecting this
+		// partition's events into one MongoDB batch.
+		more := hwm > recs[len(recs)-1].Offset+1
+		if err := ix.indexAndHandOver(work, tp, p, recs[i:], more); err != nil {
 			return err
 		}
 	}
@@ -462,7 +467,7 @@ func (ix *Indexer) handle(stop, work context.Context, tp string, p int32, recs [
 	return nil
 }
 
-func (ix *Indexer) indexAndHandOver(ctx context.Context, tp string, p int32, recs []*kgo.Record) error {
+func (ix *Indexer) indexAndHandOver(ctx context.Context, tp string, p int32, recs []*kgo.Record, more bool) error {
 	start := time.Now()
 	pb := ix.store.NewBatch()
 	defer pb.Close()
@@ -476,7 +481,11 @@ func (ix *Indexer) indexAndHandOver(ctx context.Context, tp string, p int32, rec
 		if err != nil {
 			return fmt.Errorf("encode event: %w", err)
 		}
-		out = append(out, &kgo.Record{Topic: ix.cfg.Topics.DirtyTerms, Key: []byte(fmt.Sprintf("%s/%d", tp, p)), Value: b})
+		r := &kgo.Record{Topic: ix.cfg.Topics.DirtyTerms, Key: []byte(fmt.Sprintf("%s/%d", tp, p)), Value: b}
+		if more {
+			r.Headers = []kgo.RecordHeader{{Key: dirtyterms.MoreHeader, Value: []byte("1")}}
+		}
+		out = append(out, r)
 	}
 	for _, m := range res.event.Progress {
 		out = append(out, &kgo.Record{Topic: ix.cfg.Topics.Progress, Key: []byte(m.Operation), Value: m.Encode()})

@@ -57,15 +57,18 @@ type Config struct {
 	// events or bytes of encoded events. A term touched by many events is
 	// then written once per batch, so a persister that falls behind writes
 	// less per document as its backlog grows. The default values are 2048
-	// and 32 MiB (the batch in hand, decoded and merged, takes a few times
-	// that in memory).
+	// and 8 MiB (about 11,000 short documents: the batch in hand, decoded,
+	// merged and with the stored postings of its terms, takes tens of
+	// times that in memory).
 	BatchEvents, BatchBytes int
 	// Linger is how long the persister keeps collecting events that are
 	// still arriving before it applies them: once a poll returns events,
 	// polls go on while each brings more within Linger, for at most
-	// 4 × Linger in all. It trades at most that much latency for fewer
-	// rewrites of the same terms (a bulk request's batches arrive within a
-	// second). The default value is 250ms; 0 applies each poll at once.
+	// 4 × Linger in all — or, while an indexer says more events of a
+	// documents partition are on their way (dirtyterms.MoreHeader), until
+	// they come, for at most 20 × Linger. It trades that latency for fewer
+	// rewrites of the same terms. The default value is 250ms; 0 applies
+	// each poll at once.
 	Linger time.Duration
 	// ApplyTimeout bounds one attempt of a batch against MongoDB (a hung
 	// server); the attempt is then retried. The default value is 10m.
@@ -104,7 +107,7 @@ func New(cfg Config, store *mongostore.Store, log zerolog.Logger, reg prometheus
 		cfg.BatchEvents = 2048
 	}
 	if cfg.BatchBytes <= 0 {
-		cfg.BatchBytes = 32 << 20
+		cfg.BatchBytes = 8 << 20
 	}
 	if cfg.ApplyTimeout <= 0 {
 		cfg.ApplyTimeout = 10 * time.Minute
@@ -123,8 +126,8 @@ func New(cfg Config, store *mongostore.Store, log zerolog.Logger, reg prometheus
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.DisableAutoCommit(),
 		kgo.BlockRebalanceOnPoll(),
-		kgo.FetchMaxBytes(64<<20),
-		kgo.FetchMaxPartitionBytes(64<<20),
+		kgo.FetchMaxBytes(int32(max(16<<20, cfg.BatchBytes))),
+		kgo.FetchMaxPartitionBytes(int32(max(16<<20, cfg.BatchBytes))),
 		kgo.MaxConcurrentFetches(1),
 		kgo.RequiredAcks(kgo.AllISRAcks()),
 	)...)
@@ -193,46 +196,95 @@ func (p *Persister) Run(ctx context.Context) error {
 }
 
 // collect polls the next batch: it waits for events, then keeps polling
-// while more arrive within Linger (for at most 4 × Linger), up to
-// BatchEvents events or BatchBytes bytes. A backlog fills a batch at once;
-// a lone small request waits at most one Linger. closed reports that the
+// while more arrive within Linger, up to BatchEvents events or BatchBytes
+// bytes (see batch for how long it lingers). A backlog fills a batch at
+// once; a lone small request waits one Linger. closed reports that the
 // client closed or ctx ended.
 func (p *Persister) collect(ctx context.Context) (recs []*kgo.Record, closed bool) {
-	var size int
-	var deadline time.Time
+	b := newBatch(p.cfg)
 	for {
 		pctx, cancel := ctx, context.CancelFunc(func() {})
-		if len(recs) > 0 {
-			wait := min(p.cfg.Linger, time.Until(deadline))
+		if len(b.recs) > 0 {
+			wait := b.wait(time.Now())
 			if wait <= 0 {
-				return recs, false
+				return b.recs, false
 			}
 			pctx, cancel = context.WithTimeout(ctx, wait)
 		}
-		fetches := p.client.PollRecords(pctx, p.cfg.BatchEvents-len(recs))
+		fetches := p.client.PollRecords(pctx, p.cfg.BatchEvents-len(b.recs))
 		cancel()
 		if fetches.IsClientClosed() || ctx.Err() != nil {
-			return recs, true
+			return b.recs, true
 		}
 		fetches.EachError(func(t string, part int32, err error) {
 			if !errors.Is(err, context.DeadlineExceeded) {
 				p.log.Warn().Str("topic", t).Int32("partition", part).Err(err).Msg("fetch error")
 			}
 		})
-		n := len(recs)
+		got := 0
+		now := time.Now()
 		fetches.EachRecord(func(r *kgo.Record) {
-			recs = append(recs, r)
-			size += len(r.Value)
+			b.add(r, now)
+			got++
 		})
-		switch {
-		case len(recs) == n && n > 0: // nothing more within Linger
-			return recs, false
-		case len(recs) >= p.cfg.BatchEvents || size >= p.cfg.BatchBytes || (len(recs) > 0 && p.cfg.Linger <= 0):
-			return recs, false
-		case n == 0 && len(recs) > 0:
-			deadline = time.Now().Add(4 * p.cfg.Linger)
+		if got == 0 && len(b.recs) > 0 && !b.moreComing() {
+			return b.recs, false // nothing more within Linger
 		}
 	}
+}
+
+// batch is the events collected for the next MongoDB batch, and when to
+// stop collecting: when it is full; when a poll brings nothing within
+// Linger, unless an indexer said more of a documents partition is on its
+// way (dirtyterms.MoreHeader on that partition's latest event); and at the
+// latest 4 × Linger after the first event, or 20 × Linger while more is on
+// its way. Applying the head of a bulk load and then its tail would write
+// every term they share twice.
+type batch struct {
+	linger       time.Duration
+	events, size int // caps
+	bytes        int
+	first        time.Time
+	recs         []*kgo.Record
+	more         map[string]bool // dirty-terms key (documents partition) → its latest event says more
+}
+
+func newBatch(cfg Config) *batch {
+	return &batch{linger: cfg.Linger, events: cfg.BatchEvents, size: cfg.BatchBytes, more: map[string]bool{}}
+}
+
+func (b *batch) add(r *kgo.Record, now time.Time) {
+	if len(b.recs) == 0 {
+		b.first = now
+	}
+	b.recs = append(b.recs, r)
+	b.bytes += len(r.Value)
+	more := false
+	for _, h := range r.Headers {
+		if h.Key == dirtyterms.MoreHeader {
+			more = true
+		}
+	}
+	if more {
+		b.more[string(r.Key)] = true
+	} else {
+		delete(b.more, string(r.Key))
+	}
+}
+
+// moreComing reports whether an indexer said more events are on their way.
+func (b *batch) moreComing() bool { return len(b.more) > 0 }
+
+// wait returns how long to poll for more events; 0 or less: apply now.
+func (b *batch) wait(now time.Time) time.Duration {
+	if len(b.recs) >= b.events || b.bytes >= b.size || b.linger <= 0 {
+		return 0
+	}
+	limit := 4 * b.linger
+	if b.moreComing() {
+		limit = 20 * b.linger
+	}
+	return min(b.linger, b.first.Add(limit).Sub(now))
 }
 
 // handle applies one poll's events as one batch: poison events go to the

@@ -1,0 +1,81 @@
+package persister
+
+import (
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/termflow/termflow/pkg/dirtyterms"
+)
+
+func rec(key string, size int, more bool) *kgo.Record {
+	r := &kgo.Record{Key: []byte(key), Value: make([]byte, size)}
+	if more {
+		r.Headers = []kgo.RecordHeader{{Key: dirtyterms.MoreHeader, Value: []byte("1")}}
+	}
+	return r
+}
+
+func TestBatchLinger(t *testing.T) {
+	cfg := Config{Linger: 250 * time.Millisecond, BatchEvents: 4, BatchBytes: 1000}
+	t0 := time.Unix(1000, 0)
+
+	// A lone event: wait one Linger for more.
+	b := newBatch(cfg)
+	b.add(rec("docs/0", 10, false), t0)
+	if w := b.wait(t0); w != cfg.Linger {
+		t.Fatalf("wait after one event: %v, want %v", w, cfg.Linger)
+	}
+	if b.moreComing() {
+		t.Fatal("more coming without a hint")
+	}
+	// Events keep arriving: at most 4 × Linger after the first.
+	if w := b.wait(t0.Add(900 * time.Millisecond)); w != 100*time.Millisecond {
+		t.Fatalf("wait near the 4 × Linger limit: %v, want 100ms", w)
+	}
+	if w := b.wait(t0.Add(time.Second)); w > 0 {
+		t.Fatalf("wait at the limit: %v, want none", w)
+	}
+
+	// An indexer says more of partition 1 is coming: wait up to 20 × Linger,
+	// until that partition's next event comes without the hint.
+	b = newBatch(cfg)
+	b.add(rec("docs/1", 10, true), t0)
+	b.add(rec("docs/2", 10, false), t0)
+	if !b.moreComing() {
+		t.Fatal("the hint of docs/1 was lost")
+	}
+	if w := b.wait(t0.Add(2 * time.Second)); w != cfg.Linger {
+		t.Fatalf("wait while more is coming, past 4 × Linger: %v, want %v", w, cfg.Linger)
+	}
+	if w := b.wait(t0.Add(5 * time.Second)); w > 0 {
+		t.Fatalf("wait at 20 × Linger: %v, want none", w)
+	}
+	b.add(rec("docs/1", 10, false), t0.Add(time.Second))
+	if b.moreComing() {
+		t.Fatal("docs/1's last event says no more, still waiting")
+	}
+
+	// Full by events or by bytes: apply at once.
+	b = newBatch(cfg)
+	for range 4 {
+		b.add(rec("docs/0", 1, true), t0)
+	}
+	if w := b.wait(t0); w > 0 {
+		t.Fatalf("wait with %d events (cap %d): %v", len(b.recs), cfg.BatchEvents, w)
+	}
+	b = newBatch(cfg)
+	b.add(rec("docs/0", 1000, true), t0)
+	if w := b.wait(t0); w > 0 {
+		t.Fatalf("wait with %d bytes (cap %d): %v", b.bytes, cfg.BatchBytes, w)
+	}
+
+	// Linger 0: each poll is a batch.
+	cfg.Linger = 0
+	b = newBatch(cfg)
+	b.add(rec("docs/0", 1, true), t0)
+	if w := b.wait(t0); w > 0 {
+		t.Fatalf("wait with Linger 0: %v", w)
+	}
+}
