@@ -151,6 +151,10 @@ func latencyRuns(ctx context.Context, cfg e2e.Config, id string, c corpus.Corpus
 	rate := maxRate / 2
 	n := int(rate*float64(o.latencySecs)) / latencyPerReq * latencyPerReq
 	n = max(latencyPerReq, min(n, c.Len()-o.ops5000*opDocs))
+	if need := n + o.ops5000*opDocs; need > c.Len() {
+		return fmt.Errorf("the latency corpus %s has %d documents; the latency run and %d 5000-document operations need %d: include a larger size in -sizes or lower -op5000-runs",
+			c.Name(), c.Len(), o.ops5000, need)
+	}
 	bodies, err := e2e.Bodies(docFunc(c), 0, n, latencyPerReq)
 	if err != nil {
 		return err
