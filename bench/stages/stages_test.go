@@ -338,6 +338,7 @@ func TestPersistedDocuments(t *testing.T) {
 			Term         string
 			N            int64
 			Chunks       []struct{ Lo, Hi, N int64 }
+			P            []byte
 		}
 		if err := bson.Unmarshal(raw, &h); err != nil {
 			t.Fatal(err)
@@ -347,6 +348,15 @@ func TestPersistedDocuments(t *testing.T) {
 			t.Fatalf("head %+v: want %d postings", h, len(ps))
 		}
 		cs := chunks[h.ID]
+		if len(h.P) > 0 {
+			// A term of one chunk: its postings are inline, no chunk document.
+			if len(cs) != 0 || len(h.Chunks) != 1 {
+				t.Fatalf("head %s holds inline postings, lists %d chunks, %d written", h.ID, len(h.Chunks), len(cs))
+			}
+			cs = []benchChunk{{ID: h.ID + " (inline)", TK: h.ID, Index: Index, Lo: 0, Hi: -1, N: h.N, P: h.P}}
+		} else if len(cs) < 2 {
+			t.Fatalf("head %s of %d postings has %d chunk documents and no inline postings", h.ID, h.N, len(cs))
+		}
 		if len(cs) != len(h.Chunks) {
 			t.Fatalf("head %s lists %d chunks, %d written", h.ID, len(h.Chunks), len(cs))
 		}
