@@ -648,6 +648,7 @@ func (s *Store) planTerms(ctx context.Context, ev *dirtyterms.Event, st *ApplySt
 		}
 		for _, sp := range splits[w] {
 			st.TermChunks += len(sp.parts)
+			tw.split = tw.split || len(sp.parts) > 1
 			for _, p := range sp.parts {
 				id := chunkID(w.key, p.Lo, p.Hi)
 				if sp.old != "" || w.inline {
@@ -665,13 +666,6 @@ func (s *Store) planTerms(ctx context.Context, ev *dirtyterms.Event, st *ApplySt
 		tw.Heads = append(tw.Heads, head)
 	}
 	tw.fresh = fresh
-	for _, w := range work {
-		for _, sp := range splits[w] {
-			if len(sp.parts) > 1 {
-				tw.split = true
-			}
-		}
-	}
 	return &tw, nil
 }
 

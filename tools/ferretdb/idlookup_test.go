@@ -23,25 +23,7 @@ import (
 func TestIDLookupUsesIndex(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	dir := t.TempDir()
-	f, err := ferretdb.New(&ferretdb.Config{
-		Listener:  ferretdb.ListenerConfig{TCP: "127.0.0.1:0"},
-		Logger:    slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn})),
-		Handler:   "sqlite",
-		SQLiteURL: (&url.URL{Scheme: "file", Path: filepath.ToSlash(dir) + "/"}).String(),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	run, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- f.Run(run) }()
-	defer func() { stop(); <-done }()
-	client, err := mongo.Connect(options.Client().ApplyURI(f.MongoDBURI()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Disconnect(context.Background())
+	client := startEmbedded(t, slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn})))
 
 	c := client.Database("idx").Collection("c")
 	docs := make([]any, 2000)
@@ -52,7 +34,7 @@ func TestIDLookupUsesIndex(t *testing.T) {
 		t.Fatal(err)
 	}
 	var res bson.M
-	err = client.Database("idx").RunCommand(ctx, bson.D{{Key: "explain", Value: bson.D{
+	err := client.Database("idx").RunCommand(ctx, bson.D{{Key: "explain", Value: bson.D{
 		{Key: "find", Value: "c"}, {Key: "filter", Value: bson.D{{Key: "_id", Value: "k00042"}}}}}}).Decode(&res)
 	if err != nil {
 		t.Fatal(err)
@@ -82,4 +64,30 @@ type testWriter struct{ t *testing.T }
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimSpace(string(p)))
 	return len(p), nil
+}
+
+// startEmbedded runs an embedded FerretDB (SQLite in a temporary directory,
+// built with the launcher's patches) for the test and returns a client of
+// it; both stop when the test ends.
+func startEmbedded(tb testing.TB, logger *slog.Logger) *mongo.Client {
+	tb.Helper()
+	f, err := ferretdb.New(&ferretdb.Config{
+		Listener:  ferretdb.ListenerConfig{TCP: "127.0.0.1:0"},
+		Logger:    logger,
+		Handler:   "sqlite",
+		SQLiteURL: (&url.URL{Scheme: "file", Path: filepath.ToSlash(tb.TempDir()) + "/"}).String(),
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	run, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- f.Run(run) }()
+	tb.Cleanup(func() { stop(); <-done })
+	client, err := mongo.Connect(options.Client().ApplyURI(f.MongoDBURI()))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { _ = client.Disconnect(context.Background()) })
+	return client
 }

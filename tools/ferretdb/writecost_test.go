@@ -4,12 +4,9 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net/url"
-	"path/filepath"
 	"testing"
 	"time"
 
-	"github.com/FerretDB/FerretDB/ferretdb"
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
@@ -32,24 +29,7 @@ func BenchmarkWriteCosts(b *testing.B) {
 
 func writeCosts(b *testing.B) {
 	ctx := context.Background()
-	f, err := ferretdb.New(&ferretdb.Config{
-		Listener:  ferretdb.ListenerConfig{TCP: "127.0.0.1:0"},
-		Logger:    slog.New(slog.DiscardHandler),
-		Handler:   "sqlite",
-		SQLiteURL: (&url.URL{Scheme: "file", Path: filepath.ToSlash(b.TempDir()) + "/"}).String(),
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
-	run, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- f.Run(run) }()
-	defer func() { stop(); <-done }()
-	client, err := mongo.Connect(options.Client().ApplyURI(f.MongoDBURI()))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer client.Disconnect(context.Background())
+	client := startEmbedded(b, slog.New(slog.DiscardHandler))
 	c := client.Database("w").Collection("c")
 	payload := bson.Binary{Data: make([]byte, 300)}
 	id := func(i int) string { return fmt.Sprintf("k%06d", i) }
