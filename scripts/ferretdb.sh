@@ -88,19 +88,30 @@ cmd_build() {
 }
 
 # cmd_overlay writes the go build -overlay file that applies the launcher's
-# patches of FerretDB (tools/ferretdb/_patch: the files replace FerretDB's
-# own, see each file's "Termflow patch" comment) and prints its path.
+# patches of FerretDB and prints its path. tools/ferretdb/_patch mirrors
+# FerretDB's module tree: each file there replaces FerretDB's file of the
+# same path, or, named termflow_*.go, is added to that package (see each
+# file's "Termflow patch" comments).
 cmd_overlay() {
 	ensure_go
 	local out="$SRC_DIR/_patch/overlay.json"
-	local f="$SRC_DIR/vendor/github.com/FerretDB/FerretDB/internal/backends/sqlite/metadata/metadata.go"
+	local mod="$SRC_DIR/vendor/github.com/FerretDB/FerretDB"
 	# The go command does not overlay files of the module cache: the patched
 	# files replace those of a vendor directory (not committed).
 	(cd "$SRC_DIR" && GOWORK=off go mod vendor) ||
 		die "go mod vendor in $SRC_DIR failed (is the module proxy reachable?)"
-	[ -f "$f" ] || die "FerretDB source not found in $SRC_DIR/vendor ($f)"
-	printf '{"Replace": {"%s": "%s"}}\n' "$f" "$SRC_DIR/_patch/metadata.go" >"$out" ||
-		die "cannot write $out"
+	[ -d "$mod/internal" ] || die "FerretDB source not found in $SRC_DIR/vendor ($mod)"
+	local entries="" rel target
+	while IFS= read -r rel; do
+		target="$mod/$rel"
+		case "$(basename "$rel")" in
+		termflow_*) [ -d "$(dirname "$target")" ] || die "patch $rel: FerretDB has no package $(dirname "$rel")" ;;
+		*) [ -f "$target" ] || die "patch $rel: FerretDB has no file $rel to replace (did the FerretDB version change?)" ;;
+		esac
+		entries="$entries${entries:+, }\"$target\": \"$SRC_DIR/_patch/$rel\""
+	done < <(cd "$SRC_DIR/_patch" && find . -name '*.go' | sed 's|^\./||' | sort)
+	[ -n "$entries" ] || die "no patches found under $SRC_DIR/_patch"
+	printf '{"Replace": {%s}}\n' "$entries" >"$out" || die "cannot write $out"
 	echo "$out"
 }
 

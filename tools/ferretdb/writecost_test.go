@@ -72,6 +72,11 @@ func writeCosts(b *testing.B) {
 		return mongo.NewReplaceOneModel().SetFilter(bson.D{{Key: "_id", Value: k}}).
 			SetReplacement(bson.D{{Key: "_id", Value: k}, {Key: "p", Value: payload}, {Key: "v", Value: 2}}).SetUpsert(true)
 	}))
+	per("replace1000", m, bulk(1000, func(i int) mongo.WriteModel {
+		k := id(i*11%n + 1)
+		return mongo.NewReplaceOneModel().SetFilter(bson.D{{Key: "_id", Value: k}}).
+			SetReplacement(bson.D{{Key: "_id", Value: k}, {Key: "p", Value: payload}, {Key: "v", Value: 2}}).SetUpsert(true)
+	}))
 	per("update", m, bulk(50, func(i int) mongo.WriteModel {
 		return mongo.NewUpdateOneModel().SetFilter(bson.D{{Key: "_id", Value: id(i * 7 % n)}}).
 			SetUpdate(bson.D{{Key: "$set", Value: bson.D{{Key: "v", Value: 3}}}})
@@ -79,6 +84,34 @@ func writeCosts(b *testing.B) {
 	per("delete", m, bulk(1000, func(i int) mongo.WriteModel {
 		return mongo.NewDeleteOneModel().SetFilter(bson.D{{Key: "_id", Value: id(i * 3 % n)}})
 	}))
+	ids := func(from, step int) bson.A {
+		a := make(bson.A, m)
+		for i := range a {
+			a[i] = id((from + i*step) % n)
+		}
+		return a
+	}
+	per("deletein", m, func() error {
+		r, err := c.DeleteMany(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids(1, 3)}}}})
+		if err == nil && r.DeletedCount != m {
+			err = fmt.Errorf("deleted %d of %d", r.DeletedCount, m)
+		}
+		return err
+	})
+	per("findin", m, func() error {
+		cur, err := c.Find(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids(5, 13)}}}})
+		if err != nil {
+			return err
+		}
+		var docs []bson.M
+		if err := cur.All(ctx, &docs); err != nil {
+			return err
+		}
+		if len(docs) < m/2 {
+			return fmt.Errorf("found %d of %d", len(docs), m)
+		}
+		return nil
+	})
 	per("find", m, func() error {
 		for i := range m {
 			var d bson.M
