@@ -327,15 +327,13 @@ func (s *Store) applyDocuments(ctx context.Context, ev *dirtyterms.Event, st *Ap
 // docIDs are their ids; the others are deleted). Documents fresh marks new
 // are inserted in bulk; the rest are replaced in place (upserts), one bulk
 // write per replaceStep, so a reader never finds a listed document missing;
-// deletions come last. Every write addresses one _id: an index lookup on
-// MongoDB and on FerretDB (tools/ferretdb/idindex.go), where any other
-// filter reads the whole collection. A document marked fresh that is stored
-// after all (an attempt that failed wrote it) is replaced.
+// deletions come last. Every write addresses one _id, an index lookup on
+// MongoDB and on the project's FerretDB, whose patch applies such a bulk
+// write with one lookup and one SQLite transaction (tools/ferretdb/_patch).
+// A document marked fresh that is stored after all (an attempt that failed
+// wrote it) is replaced.
 func (s *Store) replace(ctx context.Context, c *mongo.Collection, ids []string, docs []any, docIDs []string, fresh map[string]bool, st *ApplyStats) error {
-	// FerretDB 1.24 keeps every matched statement's SQLite connection of an
-	// update command until the whole command ends, from a pool of 100: an
-	// update of more than 100 existing documents never finishes there.
-	const insertStep, replaceStep = 1000, 50
+	const insertStep, replaceStep = 1000, 1000
 	var ins, upd []any
 	var insIDs, updIDs []string
 	has := make(map[string]bool, len(docIDs))
@@ -403,19 +401,13 @@ func (s *Store) insertFresh(ctx context.Context, c *mongo.Collection, docs []any
 	return again, againIDs, nil
 }
 
-// deleteIDs deletes the documents with the given ids: one bulk write of
-// single-_id deletes per deleteStep ids. Each delete is an index lookup (see
-// findByIDs); a deleteMany with $in would read the whole collection on
-// FerretDB.
+// deleteIDs deletes the documents with the given ids: one deleteMany
+// {_id: {$in: ids}} per deleteStep ids (an index search, see findByIDs).
 func (s *Store) deleteIDs(ctx context.Context, c *mongo.Collection, ids []string, st *ApplyStats) error {
 	const deleteStep = 1000
 	for rest := ids; len(rest) > 0; {
 		n := min(deleteStep, len(rest))
-		models := make([]mongo.WriteModel, n)
-		for i, id := range rest[:n] {
-			models[i] = mongo.NewDeleteOneModel().SetFilter(bson.D{{Key: "_id", Value: id}})
-		}
-		if err := s.bulkWrite(ctx, c, "delete", models); err != nil {
+		if err := s.deleteMany(ctx, c, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: rest[:n]}}}}); err != nil {
 			return err
 		}
 		st.Writes++
@@ -714,7 +706,7 @@ func (s *Store) writeTerms(ctx context.Context, tw *termWrites, st *ApplyStats) 
 		return err
 	}
 	// Heads of emptied terms go before their chunks, so no head ever lists
-	// a missing chunk. One delete of many ids each: one scan on FerretDB.
+	// a missing chunk.
 	st.Chunks += len(tw.ChunkDeletes)
 	if err := s.deleteIDs(ctx, s.terms, tw.HeadDeletes, st); err != nil {
 		return err
@@ -750,6 +742,15 @@ type fieldStatDoc struct {
 // counted reports whether a statistics document whose off is off counts
 // the records of the event at offset ev already.
 func counted(off *int64, ev int64) bool { return off != nil && ev <= *off }
+
+// laterOff returns the later of a statistics document's off and a batch's
+// last event.
+func laterOff(off *int64, batch int64) *int64 {
+	if off != nil && *off > batch {
+		return off
+	}
+	return &batch
+}
 
 // planStats reads the statistics the records change and computes their new
 // values (final values: the journal can redo them).
@@ -806,14 +807,17 @@ func (s *Store) planStats(ctx context.Context, ev *dirtyterms.Event, recOff []in
 			}
 		}
 	}
+	// A document's off never moves back: a replay whose batch ends before
+	// the event an earlier attempt counted up to must not count the events
+	// in between a second time.
 	for _, ix := range ids {
 		d := idx[ix]
-		d.Off = &off
+		d.Off = laterOff(d.Off, off)
 		sw.Indexes = append(sw.Indexes, *d)
 	}
 	for _, k := range fids {
 		d := fld[k]
-		d.Off = &off
+		d.Off = laterOff(d.Off, off)
 		sw.Fields = append(sw.Fields, *d)
 	}
 	return sw, nil
