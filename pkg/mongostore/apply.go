@@ -113,21 +113,20 @@ func (s *Store) Apply(ctx context.Context, off int64, ev *dirtyterms.Event, cp *
 //     same values again);
 //  2. term heads, chunks and statistics are read, and their new values
 //     computed (final values, never increments);
-//  3. if the batch splits a chunk or removes a head or chunk, those values
-//     and the next checkpoint are written to the journal;
+//  3. if the batch splits a chunk or removes a head or chunk, the new
+//     values of the terms it splits or removes are written to the journal;
 //  4. chunks, then heads, then deletions of split or emptied chunks, then
 //     statistics, then the checkpoint are written; the journal is removed.
 //
-// A journaled batch cut short before 3 completes left only documents, and
-// a replay recomputes everything (with whatever batch boundaries it gets);
-// one cut short after 3 is finished by recover, which redoes the journal,
-// checkpoint included, before anything is read again.
+// A batch cut short after 3 has its journal redone by recover before
+// anything is read again: the split or removed terms reach their new
+// state whole. The checkpoint stays where it was, and the batch is
+// replayed like any other.
 //
-// Most batches of a bulk load neither split nor remove anything, and skip
-// the journal (which costs as much as the writes themselves): each of
-// their writes sets one document, under an id that does not depend on the
-// batch's boundaries, to a value computed from the stored state and the
-// events' posting changes, which set a document's posting to a value
+// Every other write needs no journal (which costs as much as the writes
+// themselves): it sets one document, under an id that does not depend on
+// the batch's boundaries, to a value computed from the stored state and
+// the events' posting changes, which set a document's posting to a value
 // rather than add to it. A replay after a crash at any write therefore
 // reads some documents already written, applies the same changes to them
 // again, and ends in the same state, even with other batch boundaries (a
@@ -197,12 +196,12 @@ func (s *Store) ApplyBatch(ctx context.Context, items []Item, cp *Checkpoint) (_
 	if err != nil {
 		return st, err
 	}
-	j := &journal{Off: next.Offset, W: tw, Stats: sw, Checkpoint: next}
-	if !tw.structural() {
+	jw := tw.journaled()
+	if jw == nil {
 		// Every write sets one document to a value a replay computes
 		// again from whatever this attempt left (see ApplyBatch): no
 		// journal.
-		if err := s.redo(ctx, j, &st); err != nil {
+		if err := s.write(ctx, tw, sw, next, &st); err != nil {
 			return st, err
 		}
 		s.known.wrote(tw)
@@ -210,10 +209,10 @@ func (s *Store) ApplyBatch(ctx context.Context, items []Item, cp *Checkpoint) (_
 		return st, nil
 	}
 	st.Journaled = true
-	if err := s.writeJournal(ctx, j, &st); err != nil {
+	if err := s.writeJournal(ctx, &journal{Off: next.Offset, W: jw}, &st); err != nil {
 		return st, err
 	}
-	if err := s.redo(ctx, j, &st); err != nil {
+	if err := s.write(ctx, tw, sw, next, &st); err != nil {
 		return st, err
 	}
 	s.known.wrote(tw)
@@ -227,6 +226,18 @@ func (s *Store) ApplyBatch(ctx context.Context, items []Item, cp *Checkpoint) (_
 		s.clean = true
 	}
 	return st, nil
+}
+
+// write performs a batch's term writes, then its statistics, then its
+// checkpoint.
+func (s *Store) write(ctx context.Context, tw *termWrites, sw *statWrites, cp Checkpoint, st *ApplyStats) error {
+	if err := s.writeTerms(ctx, tw, st); err != nil {
+		return err
+	}
+	if err := s.writeStats(ctx, sw, st); err != nil {
+		return err
+	}
+	return s.writeCheckpoint(ctx, cp, st)
 }
 
 // merge joins the events above the checkpoint into one event holding only
@@ -597,6 +608,7 @@ func (s *Store) planTerms(ctx context.Context, ev *dirtyterms.Event, st *ApplySt
 		newMeta[t.w][t.meta] = metas
 	}
 	var tw termWrites
+	structural := map[string]bool{} // keys of the terms split or removed
 	for _, w := range work {
 		repl := newMeta[w]
 		if repl == nil {
@@ -620,6 +632,7 @@ func (s *Store) planTerms(ctx context.Context, ev *dirtyterms.Event, st *ApplySt
 			// chunk it listed (a term that never existed has neither).
 			if existed[w] {
 				st.TermChunks += len(splits[w])
+				structural[w.key] = true
 				tw.HeadDeletes = append(tw.HeadDeletes, w.key)
 				if !w.inline {
 					for _, m := range w.head.Chunks {
@@ -640,7 +653,9 @@ func (s *Store) planTerms(ctx context.Context, ev *dirtyterms.Event, st *ApplySt
 		}
 		for _, sp := range splits[w] {
 			st.TermChunks += len(sp.parts)
-			tw.split = tw.split || len(sp.parts) > 1
+			if len(sp.parts) > 1 {
+				structural[w.key] = true
+			}
 			for _, p := range sp.parts {
 				id := chunkID(w.key, p.Lo, p.Hi)
 				if sp.old != "" || w.inline {
@@ -657,7 +672,7 @@ func (s *Store) planTerms(ctx context.Context, ev *dirtyterms.Event, st *ApplySt
 		tw.HeadIDs = append(tw.HeadIDs, w.key)
 		tw.Heads = append(tw.Heads, head)
 	}
-	tw.fresh = fresh
+	tw.fresh, tw.structural = fresh, structural
 	return &tw, nil
 }
 
@@ -671,20 +686,35 @@ type termWrites struct {
 	Heads        []headDoc  `bson:"heads,omitempty"`
 	HeadDeletes  []string   `bson:"headDeletes,omitempty"`  // emptied terms
 	ChunkDeletes []string   `bson:"chunkDeletes,omitempty"` // chunks replaced by a split, and those of emptied terms
-	// split: a chunk (or an inline term) was split into new chunk
-	// documents. Not journaled.
-	split bool
+	// structural: the keys of the terms split (a chunk, or an inline
+	// term, into new chunk documents) or removed. Not journaled.
+	structural map[string]bool
 	// fresh marks the chunk and head ids planTerms knows are not stored
 	// (new terms, the parts of a split): they are inserted without a
 	// delete first. Not journaled: a redo deletes everything first.
 	fresh map[string]bool
 }
 
-// structural reports whether tw splits chunks or removes documents: writes
-// whose ids depend on the batch's boundaries (split points) or that a
-// replay could not find to redo (deletions), which go through the journal.
-func (tw *termWrites) structural() bool {
-	return tw.split || len(tw.HeadDeletes) > 0 || len(tw.ChunkDeletes) > 0
+// journaled returns the writes of tw's structural terms (split or removed):
+// the ones whose ids depend on the batch's boundaries (split points) or
+// that a replay could not find to redo (deletions), which go through the
+// journal; nil when there are none.
+func (tw *termWrites) journaled() *termWrites {
+	if len(tw.structural) == 0 {
+		return nil
+	}
+	j := &termWrites{HeadDeletes: tw.HeadDeletes, ChunkDeletes: tw.ChunkDeletes}
+	for i, c := range tw.Chunks {
+		if tw.structural[c.TK] {
+			j.ChunkIDs, j.Chunks = append(j.ChunkIDs, tw.ChunkIDs[i]), append(j.Chunks, c)
+		}
+	}
+	for i, h := range tw.Heads {
+		if tw.structural[h.ID] {
+			j.HeadIDs, j.Heads = append(j.HeadIDs, tw.HeadIDs[i]), append(j.Heads, h)
+		}
+	}
+	return j
 }
 
 // writeTerms performs tw: chunks, then heads, then deletions, so a reader

@@ -11,30 +11,32 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 )
 
-// The journal makes a structural batch's writes after its documents
-// redoable: one that splits chunks or removes heads or chunks (the ids it
+// The journal makes a structural batch's splits and removals atomic: the
+// writes of the terms it splits into new chunks or removes (the ids it
 // writes depend on its boundaries, and a replay could not find what to
-// delete; other batches need no journal, see ApplyBatch). ApplyBatch
-// writes the planned values (termWrites, statWrites) and the checkpoint that
-// covers the batch into the journal collection before it starts writing
-// them, and removes the journal after the checkpoint is written. After a
-// crash or a failed attempt, recover redoes a complete journal of a batch
-// the stored checkpoint does not cover yet, checkpoint included, before
-// anything is read again. Redoing is safe because every journaled write
-// sets a final value.
+// delete; every other write needs no journal, see ApplyBatch). ApplyBatch
+// writes those terms' planned values (termWrites) into the journal
+// collection before it starts writing the batch, and removes the journal
+// after the batch's checkpoint is written. After a crash or a failed
+// attempt, recover redoes a complete journal of a batch the stored
+// checkpoint does not cover yet, before anything is read again; the batch
+// is then replayed from the checkpoint, and finds those terms already in
+// their new state. Redoing is safe because every journaled write sets a
+// final value.
 //
-//	journal {_id: "<offset, 20 digits>/<part, 4 digits>", off, parts, w: termWrites, stats, cp}
+//	journal {_id: "<offset, 20 digits>/<part, 4 digits>", off, parts, w: termWrites}
 //
 // A journal spans several documents when its writes are large (each part
-// stays far below MongoDB's 16 MiB document limit); the statistics and the
-// checkpoint are in part 0. It is complete when all its parts are present;
-// an incomplete one was cut short before any of its writes started and is
-// dropped.
+// stays far below MongoDB's 16 MiB document limit). It is complete when all
+// its parts are present; an incomplete one was cut short before any of its
+// writes started and is dropped. (Journals written by earlier versions also
+// hold the batch's statistics and checkpoint, in part 0, and every term it
+// wrote; recover redoes those whole, checkpoint included.)
 type journal struct {
 	Off        int64
 	W          *termWrites
-	Stats      *statWrites
-	Checkpoint Checkpoint
+	Stats      *statWrites // only in journals of older versions
+	Checkpoint *Checkpoint // only in journals of older versions
 }
 
 type journalPart struct {
@@ -82,11 +84,7 @@ func (s *Store) writeJournal(ctx context.Context, j *journal, st *ApplyStats) er
 	parts = append(parts, cur)
 	docs := make([]any, len(parts))
 	for i, p := range parts {
-		jp := journalPart{ID: fmt.Sprintf("%020d/%04d", j.Off, i), Off: j.Off, Parts: len(parts), W: *p}
-		if i == 0 {
-			jp.Stats, jp.Checkpoint = j.Stats, &j.Checkpoint
-		}
-		docs[i] = jp
+		docs[i] = journalPart{ID: fmt.Sprintf("%020d/%04d", j.Off, i), Off: j.Off, Parts: len(parts), W: *p}
 	}
 	s.clean = false
 	if err := s.beforeWrite(); err != nil {
@@ -99,17 +97,21 @@ func (s *Store) writeJournal(ctx context.Context, j *journal, st *ApplyStats) er
 	return nil
 }
 
-// redo performs a journal's writes: terms, statistics, checkpoint.
+// redo performs a journal's writes: terms, and the statistics and
+// checkpoint of a journal of an older version.
 func (s *Store) redo(ctx context.Context, j *journal, st *ApplyStats) error {
 	if err := s.writeTerms(ctx, j.W, st); err != nil {
 		return err
+	}
+	if j.Checkpoint == nil {
+		return nil
 	}
 	if j.Stats != nil {
 		if err := s.writeStats(ctx, j.Stats, st); err != nil {
 			return err
 		}
 	}
-	return s.writeCheckpoint(ctx, j.Checkpoint, st)
+	return s.writeCheckpoint(ctx, *j.Checkpoint, st)
 }
 
 // recover brings the term collections to a consistent state: it redoes the
@@ -145,7 +147,7 @@ func (s *Store) recover(ctx context.Context) (Checkpoint, error) {
 		j := &journal{Off: off, W: &termWrites{}}
 		for _, p := range ps {
 			if p.Checkpoint != nil {
-				j.Stats, j.Checkpoint = p.Stats, *p.Checkpoint
+				j.Stats, j.Checkpoint = p.Stats, p.Checkpoint
 			}
 			w := j.W
 			w.ChunkIDs = append(w.ChunkIDs, p.W.ChunkIDs...)
@@ -155,14 +157,16 @@ func (s *Store) recover(ctx context.Context) (Checkpoint, error) {
 			w.HeadDeletes = append(w.HeadDeletes, p.W.HeadDeletes...)
 			w.ChunkDeletes = append(w.ChunkDeletes, p.W.ChunkDeletes...)
 		}
-		if j.Checkpoint.Offset != off {
-			return cp, fmt.Errorf("journal of batch %d: part 0 holds no checkpoint", off)
+		if j.Checkpoint != nil && j.Checkpoint.Offset != off {
+			return cp, fmt.Errorf("journal of batch %d: its checkpoint is of batch %d", off, j.Checkpoint.Offset)
 		}
 		var st ApplyStats
 		if err := s.redo(ctx, j, &st); err != nil {
 			return cp, fmt.Errorf("redo journal of batch %d: %w", off, err)
 		}
-		cp = j.Checkpoint
+		if j.Checkpoint != nil {
+			cp = *j.Checkpoint
+		}
 		s.log.Info().Int64("offset", off).Int("chunks", len(j.W.Chunks)).Int("terms", len(j.W.Heads)+len(j.W.HeadDeletes)).
 			Msg("journal redone")
 	}
