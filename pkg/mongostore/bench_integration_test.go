@@ -6,6 +6,8 @@ import (
 	"context"
 	"fmt"
 	"math/rand"
+	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -47,7 +49,7 @@ func zipfText(n int) []string {
 //	  -run '^$' -bench Persist -benchtime 1x ./mongostore/
 func BenchmarkPersist(b *testing.B) {
 	for _, n := range []int{5000, 20000} {
-		for _, poll := range []int{10, 64} {
+		for _, poll := range pollSizes() {
 			b.Run(fmt.Sprintf("docs=%d/poll=%d", n, poll), func(b *testing.B) { benchPersist(b, n, poll) })
 		}
 	}
@@ -131,4 +133,12 @@ func rawBulkWrite(b *testing.B, from *Store) time.Duration {
 		total += time.Since(start)
 	}
 	return total
+}
+
+func pollSizes() []int {
+	if v := os.Getenv("TERMFLOW_BENCH_POLL"); v != "" {
+		n, _ := strconv.Atoi(v)
+		return []int{n}
+	}
+	return []int{10, 64}
 }

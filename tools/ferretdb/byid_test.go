@@ -15,9 +15,10 @@ import (
 
 // TestUpdateByIDs checks the patched update command (_patch/internal/
 // handler: common.UpdateByIDs and the per-statement close of the
-// statement-by-statement path) against what MongoDB does: replacements and
-// update operators by _id, upserts, unchanged documents, more than 100
-// statements, duplicate ids and a failing statement.
+// statement-by-statement path; the SQLite backend's upsert for commands of
+// replacements) against what MongoDB does: replacements and update
+// operators by _id, upserts, unchanged documents, missing documents without
+// upsert, more than 100 statements, duplicate ids and a failing statement.
 func TestUpdateByIDs(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -62,7 +63,24 @@ func TestUpdateByIDs(t *testing.T) {
 		}
 	}
 
-	// 200 $set updates, 10 of them of missing documents without upsert.
+	// Replacements without upsert: 5 of stored documents, 5 of missing ones
+	// (nothing inserted).
+	models = models[:0]
+	for i := 395; i < 405; i++ {
+		models = append(models, mongo.NewReplaceOneModel().SetFilter(bson.D{{Key: "_id", Value: id(i)}}).
+			SetReplacement(bson.D{{Key: "v", Value: int32(-i)}}))
+		if i < 400 {
+			want[id(i)] = int32(-i)
+		}
+	}
+	if r, err = c.BulkWrite(ctx, models, options.BulkWrite().SetOrdered(false)); err != nil {
+		t.Fatal(err)
+	}
+	if r.MatchedCount != 5 || r.ModifiedCount != 5 || r.UpsertedCount != 0 {
+		t.Errorf("replacements without upsert: matched %d modified %d upserted %d, want 5 5 0", r.MatchedCount, r.ModifiedCount, r.UpsertedCount)
+	}
+
+	// 200 $inc updates, 10 of them of missing documents without upsert.
 	models = models[:0]
 	for i := 0; i < 200; i++ {
 		k := id(i * 2)

@@ -16,6 +16,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"sort"
@@ -149,6 +150,15 @@ func (c *collection) UpdateAll(ctx context.Context, params *backends.UpdateAllPa
 	meta := c.r.CollectionGet(ctx, c.dbName, c.name)
 	if meta == nil {
 		return &res, nil
+	}
+
+	if params.Upsert != nil {
+		// Termflow patch: replace or insert by _id, see backends.UpdateAllParams.
+		if meta.Capped() {
+			return &res, nil
+		}
+
+		return upsertAll(ctx, db, meta.TableName, params)
 	}
 
 	q := fmt.Sprintf(`UPDATE %q SET %s = ? WHERE %s = ?`, meta.TableName, metadata.DefaultColumn, metadata.IDColumn)
@@ -573,4 +583,80 @@ func idInClause(v *types.Document) (string, []any) {
 	}
 
 	return fmt.Sprintf(` WHERE %s IN (%s)`, metadata.IDColumn, strings.Join(placeholders, ", ")), args
+}
+
+// upsertAll replaces or inserts documents by _id in one transaction
+// (Termflow patch, see backends.UpdateAllParams.Upsert): an UPDATE that
+// changes only a document that differs, then, if it changed nothing, a
+// lookup of the _id, then an INSERT where the _id is missing and an insert
+// is asked for. The statements use the _id index. Nothing is read back or
+// decoded: upstream's update reads and decodes every stored document first.
+func upsertAll(ctx context.Context, db *fsql.DB, table string, params *backends.UpdateAllParams) (*backends.UpdateAllResult, error) {
+	res := &backends.UpdateAllResult{Outcomes: make([]backends.UpdateOutcome, len(params.Docs))}
+	if len(params.Docs) == 0 {
+		return res, nil
+	}
+
+	update := fmt.Sprintf(`UPDATE %q SET %s = ? WHERE %s = ? AND %s IS NOT ?`,
+		table, metadata.DefaultColumn, metadata.IDColumn, metadata.DefaultColumn)
+	exists := fmt.Sprintf(`SELECT 1 FROM %q WHERE %s = ?`, table, metadata.IDColumn)
+	insert := fmt.Sprintf(`INSERT INTO %q (%s) VALUES (?)`, table, metadata.DefaultColumn)
+
+	err := db.InTransaction(ctx, func(tx *fsql.Tx) error {
+		for i, doc := range params.Docs {
+			b, err := sjson.Marshal(doc)
+			if err != nil {
+				return lazyerrors.Error(err)
+			}
+
+			id, _ := doc.Get("_id")
+			must.NotBeZero(id)
+
+			arg := string(must.NotFail(sjson.MarshalSingleValue(id)))
+
+			r, err := tx.ExecContext(ctx, update, string(b), arg, string(b))
+			if err != nil {
+				return lazyerrors.Error(err)
+			}
+
+			if ra, _ := r.RowsAffected(); ra > 0 {
+				res.Outcomes[i] = backends.UpdateReplaced
+				res.Updated += int32(ra)
+
+				continue
+			}
+
+			var one int
+			err = tx.QueryRowContext(ctx, exists, arg).Scan(&one)
+
+			switch {
+			case err == nil:
+				res.Outcomes[i] = backends.UpdateUnchanged
+				continue
+			case !errors.Is(err, sql.ErrNoRows):
+				return lazyerrors.Error(err)
+			case i >= len(params.Upsert) || !params.Upsert[i]:
+				res.Outcomes[i] = backends.UpdateMissing
+				continue
+			}
+
+			if _, err = tx.ExecContext(ctx, insert, string(b)); err != nil {
+				var se *sqlite3.Error
+				if errors.As(err, &se) && se.Code() == sqlite3lib.SQLITE_CONSTRAINT_UNIQUE {
+					return backends.NewError(backends.ErrorCodeInsertDuplicateID, err)
+				}
+
+				return lazyerrors.Error(err)
+			}
+
+			res.Outcomes[i] = backends.UpdateInserted
+		}
+
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+
+	return res, nil
 }

@@ -78,6 +78,10 @@ func UpdateByIDs(ctx context.Context, c backends.Collection, cmd string, updates
 		ids.Append(id)
 	}
 
+	if r, ok, err := replaceByIDs(ctx, c, updates); ok {
+		return r, true, err
+	}
+
 	res, err := c.Query(ctx, &backends.QueryParams{
 		Filter: must.NotFail(types.NewDocument("_id", must.NotFail(types.NewDocument("$in", ids)))),
 	})
@@ -188,4 +192,81 @@ func idKey(id any) (string, bool) {
 	default:
 		return "", false
 	}
+}
+
+// replaceByIDs is UpdateByIDs for a command of replacements only, on a
+// backend that upserts (the patched SQLite backend, see
+// backends.UpdateAllParams.Upsert): the new documents are built from the
+// statements alone ({_id, the replacement's other fields in order}, what
+// upstream's processReplacementDoc makes of any stored document) and
+// written in one transaction without reading or decoding the stored ones.
+// A replacement equal to the stored document leaves it unchanged (matched,
+// not modified, as on MongoDB). It reports ok false, having written
+// nothing, when the command has other statements, the backend cannot, or a
+// replacement names another _id or holds invalid data.
+func replaceByIDs(ctx context.Context, c backends.Collection, updates []Update) (*UpdateByIDsResult, bool, error) {
+	for _, u := range updates {
+		if u.HasUpdateOperators {
+			return nil, false, nil
+		}
+	}
+
+	probe, err := c.UpdateAll(ctx, &backends.UpdateAllParams{Upsert: []bool{}})
+	if err != nil || probe.Outcomes == nil {
+		return nil, false, nil
+	}
+
+	docs := make([]*types.Document, len(updates))
+	upsert := make([]bool, len(updates))
+
+	for i, u := range updates {
+		id := must.NotFail(u.Filter.Get("_id"))
+		doc := must.NotFail(types.NewDocument("_id", id))
+
+		for _, k := range u.Update.Keys() {
+			v := must.NotFail(u.Update.Get(k))
+			if k == "_id" {
+				if types.Compare(v, id) != types.Equal {
+					return nil, false, nil // upstream reports the immutable _id
+				}
+
+				continue
+			}
+
+			doc.Set(k, v)
+		}
+
+		if err = doc.ValidateData(); err != nil {
+			return nil, false, nil
+		}
+
+		docs[i], upsert[i] = doc, u.Upsert
+	}
+
+	res, err := c.UpdateAll(ctx, &backends.UpdateAllParams{Docs: docs, Upsert: upsert})
+	if err != nil {
+		return nil, true, lazyerrors.Error(err)
+	}
+
+	if len(res.Outcomes) != len(docs) {
+		return nil, true, lazyerrors.Errorf("upsert of %d documents reported %d outcomes", len(docs), len(res.Outcomes))
+	}
+
+	r := &UpdateByIDsResult{Upserted: types.MakeArray(0)}
+
+	for i, o := range res.Outcomes {
+		switch o {
+		case backends.UpdateReplaced:
+			r.Matched++
+			r.Modified++
+		case backends.UpdateUnchanged:
+			r.Matched++
+		case backends.UpdateInserted:
+			r.Matched++ // as upstream: an upsert counts as matched
+			r.Upserted.Append(must.NotFail(types.NewDocument("index", int32(i), "_id", must.NotFail(docs[i].Get("_id")))))
+		case backends.UpdateMissing:
+		}
+	}
+
+	return r, true, nil
 }
