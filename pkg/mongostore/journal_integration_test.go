@@ -131,3 +131,84 @@ func TestRecoverJournals(t *testing.T) {
 	}
 	check(s, 2, "after recovering from a covered journal")
 }
+
+// TestRecoverOldJournal: a journal of the earlier format (every term write
+// of its batch, with the batch's statistics and checkpoint in part 0) is
+// redone whole, checkpoint included.
+func TestRecoverOldJournal(t *testing.T) {
+	evs := crashScript()
+	ctx := context.Background()
+	ref := openTestStore(t)
+	ref.maxChunk = crashChunk
+	cp := Checkpoint{Offset: -1}
+	for i := range 2 {
+		if _, err := ref.Apply(ctx, int64(i), evs[i], &cp); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, refCP := dump(t, ref), cp
+
+	s := openTestStore(t)
+	s.maxChunk = crashChunk
+	cp = Checkpoint{Offset: -1}
+	if _, err := s.Apply(ctx, 0, evs[0], &cp); err != nil {
+		t.Fatal(err)
+	}
+	before := dump(t, s)
+	// Event 1's documents were written (they come before the journal).
+	if _, err := s.docs.DeleteMany(ctx, bson.D{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range want[CollDocuments] {
+		if _, err := s.docs.InsertOne(ctx, d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ids := func(docs []bson.M) []any {
+		out := make([]any, len(docs))
+		for i, d := range docs {
+			out[i] = d["_id"]
+		}
+		return out
+	}
+	gone := func(c string) []any {
+		keep := map[any]bool{}
+		for _, d := range want[c] {
+			keep[d["_id"]] = true
+		}
+		var out []any
+		for _, d := range before[c] {
+			if !keep[d["_id"]] {
+				out = append(out, d["_id"])
+			}
+		}
+		return out
+	}
+	part := bson.M{
+		"_id": fmt.Sprintf("%020d/%04d", 1, 0), "off": int64(1), "parts": 1,
+		"w": bson.M{
+			"chunkIDs": ids(want[CollChunks]), "chunks": want[CollChunks],
+			"headIDs": ids(want[CollTerms]), "heads": want[CollTerms],
+			"headDeletes": gone(CollTerms), "chunkDeletes": gone(CollChunks),
+		},
+		"stats": bson.M{"indexes": want[CollIndexStats], "fields": want[CollFieldStats]},
+		"cp":    refCP,
+	}
+	if _, err := s.journal.InsertOne(ctx, part); err != nil {
+		t.Fatal(err)
+	}
+	s.clean = false
+	got, err := s.recover(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Offset != 1 {
+		t.Fatalf("checkpoint %d after redoing an old journal of event 1", got.Offset)
+	}
+	after := dump(t, s)
+	for c, docs := range want {
+		if !reflect.DeepEqual(docs, after[c]) {
+			t.Errorf("%s differs from the state after event 1: %d documents, want %d%s", c, len(after[c]), len(docs), firstDiff(docs, after[c]))
+		}
+	}
+}
