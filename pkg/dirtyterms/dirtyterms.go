@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"strings"
 
 	"github.com/termflow/termflow/pkg/progress"
 )
@@ -29,13 +30,29 @@ import (
 // Version is the event version this code reads and writes.
 const Version = 1
 
-// MoreHeader is the header of a dirty-terms record whose indexer had more
-// records of the same documents partition waiting when it fetched this
-// batch's: the persister keeps collecting that partition's events into the
-// MongoDB batch in hand rather than apply a head now and the tail, which
-// rewrites the same terms, right after. A hint only: an event without it
-// is applied as usual.
+// MoreHeader is the header of a dirty-terms record whose indexer has more
+// events on their way: its value lists (EncodeMore) the keys of the
+// documents partitions whose next events are coming — the partitions of
+// the same poll not handed over yet, and the record's own partition when
+// more of it was already in the log. The persister keeps collecting those
+// events into the MongoDB batch in hand rather than apply a head now and
+// the rest, which rewrites the same terms, right after. A hint only: an
+// event without it is applied as usual. (Earlier indexers wrote "1": more
+// of the record's own partition.)
 const MoreHeader = "termflow-more"
+
+// EncodeMore is the MoreHeader value naming the keys.
+func EncodeMore(keys []string) []byte { return []byte(strings.Join(keys, ",")) }
+
+// DecodeMore returns the keys a MoreHeader value names; own is the key of
+// the record that carries it (what the value "1" of earlier indexers
+// means).
+func DecodeMore(v []byte, own string) []string {
+	if len(v) == 0 || string(v) == "1" {
+		return []string{own}
+	}
+	return strings.Split(string(v), ",")
+}
 
 // Event is one indexed batch.
 type Event struct {

@@ -28,6 +28,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"slices"
+	"sort"
 	"strconv"
 	"sync"
 	"time"
@@ -341,12 +342,18 @@ func (ix *Indexer) poll(ctx, work context.Context) error {
 		// work), so a shutdown never leaves a half-handled batch.
 		g, gwork := errgroup.WithContext(work)
 		g.SetLimit(4)
+		po := &pollOrder{pending: map[string]bool{}}
+		fetches.EachPartition(func(fp kgo.FetchTopicPartition) {
+			if len(fp.Records) > 0 {
+				po.pending[eventKey(fp.Topic, fp.Partition)] = true
+			}
+		})
 		fetches.EachPartition(func(fp kgo.FetchTopicPartition) {
 			if len(fp.Records) == 0 {
 				return
 			}
 			hwm := fp.HighWatermark
-			g.Go(func() error { return ix.handle(ctx, gwork, fp.Topic, fp.Partition, fp.Records, hwm) })
+			g.Go(func() error { return ix.handle(ctx, gwork, fp.Topic, fp.Partition, fp.Records, hwm, po) })
 		})
 		err := g.Wait()
 		ix.client.AllowRebalance()
@@ -406,7 +413,10 @@ func (ix *Indexer) leaveStatic(ctx context.Context) error {
 // handle brings the partition's state up to date and indexes one batch. A
 // catch-up stops with stop (it hands nothing over; the batch is left
 // unmarked); the hand-over runs on work.
-func (ix *Indexer) handle(stop, work context.Context, tp string, p int32, recs []*kgo.Record, hwm int64) error {
+func (ix *Indexer) handle(stop, work context.Context, tp string, p int32, recs []*kgo.Record, hwm int64, po *pollOrder) error {
+	// However the partition ends, the poll's other events stop waiting
+	// for its event (a no-op once its event was handed over).
+	defer po.done(eventKey(tp, p))
 	applied, err := ix.store.Applied(tp, p)
 	if err != nil {
 		return err
@@ -449,7 +459,7 @@ func (ix *Indexer) handle(stop, work context.Context, tp string, p int32, recs [
 		// these were fetched: the persister keeps collecting this
 		// partition's events into one MongoDB batch.
 		more := hwm > recs[len(recs)-1].Offset+1
-		if err := ix.indexAndHandOver(work, tp, p, recs[i:], more); err != nil {
+		if err := ix.indexAndHandOver(work, tp, p, recs[i:], more, po); err != nil {
 			return err
 		}
 	}
@@ -467,7 +477,7 @@ func (ix *Indexer) handle(stop, work context.Context, tp string, p int32, recs [
 	return nil
 }
 
-func (ix *Indexer) indexAndHandOver(ctx context.Context, tp string, p int32, recs []*kgo.Record, more bool) error {
+func (ix *Indexer) indexAndHandOver(ctx context.Context, tp string, p int32, recs []*kgo.Record, more bool, po *pollOrder) error {
 	start := time.Now()
 	pb := ix.store.NewBatch()
 	defer pb.Close()
@@ -476,16 +486,14 @@ func (ix *Indexer) indexAndHandOver(ctx context.Context, tp string, p int32, rec
 		return err
 	}
 	var out []*kgo.Record
+	var event *kgo.Record
 	if len(res.event.Records) > 0 || len(res.event.Progress) > 0 {
 		b, err := res.event.Encode()
 		if err != nil {
 			return fmt.Errorf("encode event: %w", err)
 		}
-		r := &kgo.Record{Topic: ix.cfg.Topics.DirtyTerms, Key: []byte(fmt.Sprintf("%s/%d", tp, p)), Value: b}
-		if more {
-			r.Headers = []kgo.RecordHeader{{Key: dirtyterms.MoreHeader, Value: []byte("1")}}
-		}
-		out = append(out, r)
+		event = &kgo.Record{Topic: ix.cfg.Topics.DirtyTerms, Key: []byte(eventKey(tp, p)), Value: b}
+		out = append(out, event)
 	}
 	for _, m := range res.event.Progress {
 		out = append(out, &kgo.Record{Topic: ix.cfg.Topics.Progress, Key: []byte(m.Operation), Value: m.Encode()})
@@ -502,7 +510,7 @@ func (ix *Indexer) indexAndHandOver(ctx context.Context, tp string, p int32, rec
 		out = append(out, ix.deadLetterRecord(dl))
 	}
 	ix.cfg.Failpoints.Hit("indexer.before-hand-over")
-	if err := produceAll(ctx, ix.client, out); err != nil {
+	if err := po.handOver(eventKey(tp, p), more, event, func() error { return produceAll(ctx, ix.client, out) }); err != nil {
 		return fmt.Errorf("hand over batch of partition %d: %w", p, err)
 	}
 	ix.cfg.Failpoints.Hit("indexer.after-hand-over")
@@ -673,4 +681,49 @@ func (ix *Indexer) catchUp(ctx context.Context, tp string, p int32, from, to int
 	ix.m.caughtUp.Add(float64(n))
 	ix.log.Info().Str("topic", tp).Int32("partition", p).Int("records", n).Dur("took", time.Since(start)).Msg("partition caught up")
 	return nil
+}
+
+// eventKey is the key of a documents partition's dirty-terms events.
+func eventKey(topic string, p int32) string { return fmt.Sprintf("%s/%d", topic, p) }
+
+// pollOrder orders the hand-overs of one poll's partitions, which are
+// indexed in parallel, and tells the persister which of them are still to
+// come: each dirty-terms event names, in its dirtyterms.MoreHeader, the
+// partitions of the poll whose events are not handed over yet (and its own
+// partition when more of it was already in the log), so the persister
+// applies the whole poll as one MongoDB batch rather than the first
+// partition's terms now and the others' shared terms again right after.
+type pollOrder struct {
+	mu      sync.Mutex
+	pending map[string]bool // keys of the partitions whose events are to come
+}
+
+// handOver marks the partition's dirty-terms record (nil if it hands none
+// over) with the partitions still to come, then runs produce; a hand-over
+// of the poll at a time, so the records reach the log in the order their
+// lists were computed.
+func (po *pollOrder) handOver(key string, own bool, event *kgo.Record, produce func() error) error {
+	po.mu.Lock()
+	defer po.mu.Unlock()
+	delete(po.pending, key)
+	var more []string
+	for k := range po.pending {
+		more = append(more, k)
+	}
+	if own {
+		more = append(more, key)
+	}
+	if len(more) > 0 && event != nil {
+		sort.Strings(more)
+		event.Headers = append(event.Headers, kgo.RecordHeader{Key: dirtyterms.MoreHeader, Value: dirtyterms.EncodeMore(more)})
+	}
+	return produce()
+}
+
+// done removes a partition that hands nothing over (or failed) from the
+// poll's pending ones.
+func (po *pollOrder) done(key string) {
+	po.mu.Lock()
+	delete(po.pending, key)
+	po.mu.Unlock()
 }

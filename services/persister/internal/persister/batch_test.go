@@ -57,6 +57,25 @@ func TestBatchLinger(t *testing.T) {
 		t.Fatal("docs/1's last event says no more, still waiting")
 	}
 
+	// The partitions of one indexer poll: the first event names the others
+	// (and its own partition, of which more was in the log); the batch
+	// waits until each has come, its last one naming none.
+	b = newBatch(cfg)
+	first := rec("docs/2", 10, false)
+	first.Headers = []kgo.RecordHeader{{Key: dirtyterms.MoreHeader, Value: dirtyterms.EncodeMore([]string{"docs/0", "docs/2", "docs/3"})}}
+	b.add(first, t0)
+	second := rec("docs/0", 10, false)
+	second.Headers = []kgo.RecordHeader{{Key: dirtyterms.MoreHeader, Value: dirtyterms.EncodeMore([]string{"docs/3"})}}
+	b.add(second, t0)
+	b.add(rec("docs/3", 10, false), t0)
+	if !b.moreComing() || !b.more["docs/2"] || len(b.more) != 1 {
+		t.Fatalf("after the poll's events: waiting for %v, want docs/2 (more of its own partition)", b.more)
+	}
+	b.add(rec("docs/2", 10, false), t0)
+	if b.moreComing() {
+		t.Fatalf("every awaited event came, still waiting for %v", b.more)
+	}
+
 	// Full by events or by bytes: apply at once.
 	b = newBatch(cfg)
 	for range 4 {

@@ -235,8 +235,10 @@ func (p *Persister) collect(ctx context.Context) (recs []*kgo.Record, closed boo
 
 // batch is the events collected for the next MongoDB batch, and when to
 // stop collecting: when it is full; when a poll brings nothing within
-// Linger, unless an indexer said more of a documents partition is on its
-// way (dirtyterms.MoreHeader on that partition's latest event); and at the
+// Linger, unless an indexer said events of a documents partition are on
+// their way (dirtyterms.MoreHeader: more of its own partition, or the
+// partitions of the same poll not handed over yet) and they have not come
+// yet; and at the
 // latest 4 × Linger after the first event, or 20 × Linger while more is on
 // its way. Applying the head of a bulk load and then its tail would write
 // every term they share twice.
@@ -246,7 +248,7 @@ type batch struct {
 	bytes        int
 	first        time.Time
 	recs         []*kgo.Record
-	more         map[string]bool // dirty-terms key (documents partition) → its latest event says more
+	more         map[string]bool // dirty-terms keys (documents partitions) whose events are said to be coming
 }
 
 func newBatch(cfg Config) *batch {
@@ -259,16 +261,15 @@ func (b *batch) add(r *kgo.Record, now time.Time) {
 	}
 	b.recs = append(b.recs, r)
 	b.bytes += len(r.Value)
-	more := false
+	// This partition's awaited event is here; the ones it says are coming
+	// (its own next, the rest of its indexer's poll) are awaited now.
+	delete(b.more, string(r.Key))
 	for _, h := range r.Headers {
 		if h.Key == dirtyterms.MoreHeader {
-			more = true
+			for _, k := range dirtyterms.DecodeMore(h.Value, string(r.Key)) {
+				b.more[k] = true
+			}
 		}
-	}
-	if more {
-		b.more[string(r.Key)] = true
-	} else {
-		delete(b.more, string(r.Key))
 	}
 }
 
