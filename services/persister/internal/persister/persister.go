@@ -57,9 +57,10 @@ type Config struct {
 	// events or bytes of encoded events. A term touched by many events is
 	// then written once per batch, so a persister that falls behind writes
 	// less per document as its backlog grows. The default values are 2048
-	// and 8 MiB (about 11,000 short documents: the batch in hand, decoded,
-	// merged and with the stored postings of its terms, takes tens of
-	// times that in memory).
+	// and 16 MiB (about 7,000 short documents, each analyzed per field and
+	// for _all: a 5000-document bulk request is one batch; the batch in
+	// hand, decoded, merged and with the stored postings of its terms,
+	// takes tens of times that in memory).
 	BatchEvents, BatchBytes int
 	// Linger is how long the persister keeps collecting events that are
 	// still arriving before it applies them: once a poll returns events,
