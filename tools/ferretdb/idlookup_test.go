@@ -19,7 +19,8 @@ import (
 // TestIDLookupUsesIndex runs the embedded FerretDB (built with the
 // launcher's patches: scripts/ferretdb.sh overlay) and asks it to explain a
 // find by _id: SQLite must plan it with the collection's _id index, not a
-// scan. Without the patch in _patch/metadata.go the plan is "SCAN".
+// scan. Without the patch in _patch/internal/backends/sqlite/metadata/metadata.go
+// the plan is "SCAN".
 func TestIDLookupUsesIndex(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
