@@ -436,6 +436,30 @@ type termWork struct {
 	// inline: the term is new or keeps its postings in its head; it
 	// stays inline while they fit in one chunk.
 	inline bool
+	// splits: the chunks of the head the batch changed, with what
+	// replaces each (a slice, not a map: most terms change one chunk, and
+	// a batch plans a hundred thousand terms).
+	splits []chunkSplit
+}
+
+// chunkSplit is what replaces one chunk of a term's head: the chunk's new
+// parts (one, or several when it split) and their metadata.
+type chunkSplit struct {
+	meta  int // index of the replaced chunk in the head
+	metas []chunkMeta
+	parts []posting.Chunk
+	old   string // the chunk the parts replace, if a split
+}
+
+// replaced returns the metadata of what replaces the head's chunk i, if the
+// batch changed it.
+func (w *termWork) replaced(i int) ([]chunkMeta, bool) {
+	for _, sp := range w.splits {
+		if sp.meta == i {
+			return sp.metas, true
+		}
+	}
+	return nil, false
 }
 
 // planTerms reads the heads and chunks of the event's terms and computes
@@ -575,12 +599,6 @@ func (s *Store) planTerms(ctx context.Context, ev *dirtyterms.Event, st *ApplySt
 
 	// Apply and split. A term's chunk writes are kept until its new total
 	// is known: a term left without postings writes no chunk at all.
-	type split struct {
-		parts []posting.Chunk
-		old   string // the chunk the parts replace, if a split
-	}
-	newMeta := map[*termWork]map[int][]chunkMeta{}
-	splits := map[*termWork][]split{}
 	existed := map[*termWork]bool{}
 	for _, w := range work {
 		existed[w] = w.head.N > 0
@@ -597,28 +615,23 @@ func (s *Store) planTerms(ctx context.Context, ev *dirtyterms.Event, st *ApplySt
 		for i, p := range parts {
 			metas[i] = chunkMeta{Lo: int64(p.Lo), Hi: int64(p.Hi), N: int64(len(p.Postings))}
 		}
-		sp := split{parts: parts}
+		sp := chunkSplit{meta: t.meta, metas: metas, parts: parts}
 		if len(parts) > 1 && !t.w.inline {
 			sp.old = chunkID(t.w.key, t.chunk.Lo, t.chunk.Hi)
 		}
-		splits[t.w] = append(splits[t.w], sp)
-		if newMeta[t.w] == nil {
-			newMeta[t.w] = map[int][]chunkMeta{}
-		}
-		newMeta[t.w][t.meta] = metas
+		t.w.splits = append(t.w.splits, sp)
 	}
 	var tw termWrites
 	structural := map[string]bool{} // keys of the terms split or removed
 	for _, w := range work {
-		repl := newMeta[w]
-		if repl == nil {
+		if len(w.splits) == 0 {
 			continue
 		}
 		st.Terms++
 		var metas []chunkMeta
 		var n int64
 		for i, m := range w.head.Chunks {
-			if r, ok := repl[i]; ok {
+			if r, ok := w.replaced(i); ok {
 				metas = append(metas, r...)
 			} else {
 				metas = append(metas, m)
@@ -631,7 +644,7 @@ func (s *Store) planTerms(ctx context.Context, ev *dirtyterms.Event, st *ApplySt
 			// The term has no postings left: remove its head and every
 			// chunk it listed (a term that never existed has neither).
 			if existed[w] {
-				st.TermChunks += len(splits[w])
+				st.TermChunks += len(w.splits)
 				structural[w.key] = true
 				tw.HeadDeletes = append(tw.HeadDeletes, w.key)
 				if !w.inline {
@@ -646,12 +659,12 @@ func (s *Store) planTerms(ctx context.Context, ev *dirtyterms.Event, st *ApplySt
 		if w.inline && len(metas) == 1 {
 			// Still one chunk: the postings stay in the head.
 			st.TermChunks++
-			head.P = posting.Encode(nil, splits[w][0].parts[0].Postings)
+			head.P = posting.Encode(nil, w.splits[0].parts[0].Postings)
 			tw.HeadIDs = append(tw.HeadIDs, w.key)
 			tw.Heads = append(tw.Heads, head)
 			continue
 		}
-		for _, sp := range splits[w] {
+		for _, sp := range w.splits {
 			st.TermChunks += len(sp.parts)
 			if len(sp.parts) > 1 {
 				structural[w.key] = true

@@ -309,6 +309,12 @@ func (p *Persister) handle(ctx context.Context, recs []*kgo.Record, cp *mongosto
 		}
 		items = append(items, mongostore.Item{Offset: r.Offset, Event: ev})
 	}
+	// The decoded events hold copies of all they need: the fetched bytes
+	// (as much as the batch cap, decompressed) can go while the batch is
+	// applied.
+	for _, r := range recs {
+		r.Value = nil
+	}
 	var st mongostore.ApplyStats
 	if err := p.retry(ctx, "apply events", func(c context.Context) (err error) {
 		next := *cp
