@@ -372,7 +372,7 @@ func (s *Store) replace(ctx context.Context, c *mongo.Collection, ids []string, 
 			models[i] = mongo.NewReplaceOneModel().SetFilter(bson.D{{Key: "_id", Value: updIDs[i]}}).
 				SetReplacement(upd[i]).SetUpsert(true)
 		}
-		if err := s.bulkWrite(ctx, c, "update", models); err != nil {
+		if err := s.replaceMany(ctx, c, models); err != nil {
 			return err
 		}
 		st.Writes++

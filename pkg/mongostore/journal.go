@@ -210,8 +210,8 @@ func (s *Store) sent(coll, kind string, err error, docs int) {
 }
 
 // insertMany sends one insert command. Every write of the apply path goes
-// through insertMany, deleteMany or writeCheckpoint, which run the write
-// hook first and report the command after.
+// through insertMany, deleteMany, replaceMany or writeCheckpoint, which run
+// the write hook first and report the command after.
 func (s *Store) insertMany(ctx context.Context, c *mongo.Collection, docs []any, ordered bool) error {
 	if err := s.beforeWrite(); err != nil {
 		return err
@@ -249,8 +249,8 @@ func (s *Store) deleteMany(ctx context.Context, c *mongo.Collection, filter bson
 	return nil
 }
 
-// bulkWrite sends one unordered bulk write of one kind (update, delete).
-func (s *Store) bulkWrite(ctx context.Context, c *mongo.Collection, kind string, models []mongo.WriteModel) error {
+// replaceMany sends one unordered bulk write of replacements.
+func (s *Store) replaceMany(ctx context.Context, c *mongo.Collection, models []mongo.WriteModel) error {
 	if err := s.beforeWrite(); err != nil {
 		return err
 	}
@@ -259,7 +259,7 @@ func (s *Store) bulkWrite(ctx context.Context, c *mongo.Collection, kind string,
 	if res != nil {
 		n = int(res.DeletedCount + res.MatchedCount + res.InsertedCount + res.UpsertedCount)
 	}
-	s.sent(c.Name(), kind, nil, n)
+	s.sent(c.Name(), "update", nil, n)
 	if err != nil {
 		return fmt.Errorf("bulk write %s: %w", c.Name(), err)
 	}

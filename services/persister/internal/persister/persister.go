@@ -29,6 +29,12 @@ import (
 	"github.com/termflow/termflow/pkg/topic"
 )
 
+// The default caps of one MongoDB batch (Config.BatchEvents, BatchBytes).
+const (
+	DefaultBatchEvents = 2048
+	DefaultBatchBytes  = 16 << 20
+)
+
 // Config configures the persister.
 type Config struct {
 	// Group is the consumer group on the dirty-terms topic. The default
@@ -105,10 +111,10 @@ type Persister struct {
 // New builds a persister.
 func New(cfg Config, store *mongostore.Store, log zerolog.Logger, reg prometheus.Registerer) (*Persister, error) {
 	if cfg.BatchEvents <= 0 {
-		cfg.BatchEvents = 2048
+		cfg.BatchEvents = DefaultBatchEvents
 	}
 	if cfg.BatchBytes <= 0 {
-		cfg.BatchBytes = 8 << 20
+		cfg.BatchBytes = DefaultBatchBytes
 	}
 	if cfg.ApplyTimeout <= 0 {
 		cfg.ApplyTimeout = 10 * time.Minute
@@ -239,9 +245,8 @@ func (p *Persister) collect(ctx context.Context) (recs []*kgo.Record, closed boo
 // Linger, unless an indexer said events of a documents partition are on
 // their way (dirtyterms.MoreHeader: more of its own partition, or the
 // partitions of the same poll not handed over yet) and they have not come
-// yet; and at the
-// latest 4 × Linger after the first event, or 20 × Linger while more is on
-// its way. Applying the head of a bulk load and then its tail would write
+// yet; and at the latest 4 × Linger after the first event, or 20 × Linger
+// while more is on its way. Applying the head of a bulk load and then its tail would write
 // every term they share twice.
 type batch struct {
 	linger       time.Duration
