@@ -23,7 +23,8 @@
 #   FERRETDB_PORT           port on 127.0.0.1 (default 27018)
 #   FERRETDB_LOG_LEVEL      debug|info|warn|error (default warn)
 #   FERRETDB_WIPE=1         `up` stops it if needed and deletes its data first
-#   FERRETDB_START_TIMEOUT  seconds `up` waits for a ping answer (default 30)
+#   FERRETDB_START_TIMEOUT  seconds `up` waits for a ping answer (default 120: a cold machine that is still building
+#                           or starting Kafka has been seen to need more than 30)
 #   FERRETDB_STOP_TIMEOUT   seconds `down` waits after SIGTERM (default 15)
 #
 # Files under $INFRA_DIR/ferretdb: data/ (SQLite files, one per database),
@@ -39,7 +40,7 @@ case "$INFRA_DIR" in /*) ;; *) INFRA_DIR="$PWD/$INFRA_DIR" ;; esac
 FERRETDB_HOST=127.0.0.1
 FERRETDB_PORT="${FERRETDB_PORT:-27018}"
 FERRETDB_LOG_LEVEL="${FERRETDB_LOG_LEVEL:-warn}"
-FERRETDB_START_TIMEOUT="${FERRETDB_START_TIMEOUT:-30}"
+FERRETDB_START_TIMEOUT="${FERRETDB_START_TIMEOUT:-120}"
 FERRETDB_STOP_TIMEOUT="${FERRETDB_STOP_TIMEOUT:-15}"
 ADDR="$FERRETDB_HOST:$FERRETDB_PORT"
 

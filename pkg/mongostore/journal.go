@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
@@ -53,6 +54,7 @@ type journalPart struct {
 const journalPartBytes = 4 << 20
 
 func (s *Store) writeJournal(ctx context.Context, j *journal, st *ApplyStats) error {
+	defer func(start time.Time) { st.Write += time.Since(start) }(time.Now())
 	tw := j.W
 	var parts []*termWrites
 	cur, size := &termWrites{}, 0
@@ -203,6 +205,9 @@ func (s *Store) sent(coll, kind string, err error, docs int) {
 	if s.commandHook == nil {
 		return
 	}
+	// The documents of a batch are written while its terms are read.
+	s.hookMu.Lock()
+	defer s.hookMu.Unlock()
 	if err != nil {
 		docs = 0
 	}
@@ -274,6 +279,8 @@ func (s *Store) SetWriteHook(fn func() error) { s.writeHook = fn }
 // beforeWrite runs the test hook, if any, before each write to MongoDB.
 func (s *Store) beforeWrite() error {
 	if s.writeHook != nil {
+		s.hookMu.Lock()
+		defer s.hookMu.Unlock()
 		return s.writeHook()
 	}
 	return nil

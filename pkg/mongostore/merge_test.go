@@ -49,8 +49,11 @@ func TestMergeDedupesAndRemaps(t *testing.T) {
 	if !reflect.DeepEqual(ev.Records, wantRecs) {
 		t.Errorf("records %+v, want %+v", ev.Records, wantRecs)
 	}
+	// A term keeps one entry per event, in order (planTerms joins them).
 	wantTerms := []dirtyterms.Term{
-		term("x", dirtyterms.Op{Rec: 0, TF: 2}, dirtyterms.Op{Rec: 1, TF: 3}, dirtyterms.Op{Rec: 2, TF: 4}, dirtyterms.Op{Rec: 3}),
+		term("x", dirtyterms.Op{Rec: 0, TF: 2}, dirtyterms.Op{Rec: 1, TF: 3}),
+		term("x", dirtyterms.Op{Rec: 2, TF: 4}),
+		term("x", dirtyterms.Op{Rec: 3}),
 		term("y", dirtyterms.Op{Rec: 3, TF: 1}),
 	}
 	if !reflect.DeepEqual(ev.Terms, wantTerms) {

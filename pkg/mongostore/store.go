@@ -17,6 +17,7 @@ package mongostore
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -59,6 +60,7 @@ type Store struct {
 	writeHook func() error
 	// commandHook, when set (the persister's metrics), sees every command.
 	commandHook func(Command)
+	hookMu      sync.Mutex // serializes the hooks' calls
 	// known is what the writer remembers of the term collections (see
 	// known.go); nil until loaded and after any failed batch.
 	known *known

@@ -97,6 +97,17 @@ func BenchmarkChunkApply(b *testing.B) {
 			}
 		})
 	}
+	// A bulk load: a new term's first MaxChunk documents in one batch.
+	b.Run(fmt.Sprintf("postings=0/ops=%d", MaxChunk), func(b *testing.B) {
+		ops := benchOps(MaxChunk, MaxChunk)
+		b.ReportAllocs()
+		for b.Loop() {
+			c := Chunk{Lo: 0, Hi: math.MaxUint64}
+			if !c.Apply(ops) || len(c.Postings) == 0 {
+				b.Fatal("chunk unchanged")
+			}
+		}
+	})
 }
 
 // BenchmarkSplit splits a chunk of 2×MaxChunk postings into chunks of at most

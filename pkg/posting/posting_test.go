@@ -175,3 +175,56 @@ func TestRandomOpsMatchModel(t *testing.T) {
 		t.Fatalf("chunks hold %d postings, model %d", len(got), len(model))
 	}
 }
+
+// TestApplyMergeMatchesOneByOne checks the merging path of Apply (more than
+// applyMergeMin ops) against applying the same ops one at a time: same
+// postings, same changed report, for ops that add, replace, re-set,
+// remove and remove missing documents, with repeats of a document.
+func TestApplyMergeMatchesOneByOne(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	for round := range 300 {
+		docs := 5 + r.IntN(300)
+		base := full()
+		for d := range docs {
+			if r.IntN(2) == 0 {
+				base.Apply([]Op{{Doc: fmt.Sprintf("d%d", d), TF: uint32(1 + r.IntN(3)), Length: 10}})
+			}
+		}
+		n := applyMergeMin + 1 + r.IntN(200)
+		if round%10 == 0 {
+			n = 1 + r.IntN(applyMergeMin) // the one-by-one path, for the changed report on small sets
+		}
+		ops := make([]Op, n)
+		for i := range ops {
+			ops[i] = Op{Doc: fmt.Sprintf("d%d", r.IntN(docs))}
+			if r.IntN(3) > 0 {
+				ops[i].TF, ops[i].Length = uint32(1+r.IntN(3)), 10
+			}
+		}
+		if round%7 == 0 {
+			// Only ops that change nothing: re-set what is there, remove what is not.
+			ops = ops[:0]
+			for _, p := range base.Postings {
+				ops = append(ops, p)
+			}
+			for d := range applyMergeMin + 1 {
+				ops = append(ops, Op{Doc: fmt.Sprintf("missing%d", d)})
+			}
+		}
+		merged := Chunk{Lo: base.Lo, Hi: base.Hi, Postings: slices.Clone(base.Postings)}
+		gotChanged := merged.Apply(ops)
+		single := Chunk{Lo: base.Lo, Hi: base.Hi, Postings: slices.Clone(base.Postings)}
+		wantChanged := false
+		for _, op := range ops {
+			if single.Apply([]Op{op}) {
+				wantChanged = true
+			}
+		}
+		if !slices.Equal(merged.Postings, single.Postings) {
+			t.Fatalf("round %d (%d ops): merged %d postings, one by one %d", round, len(ops), len(merged.Postings), len(single.Postings))
+		}
+		if gotChanged != wantChanged {
+			t.Fatalf("round %d (%d ops): changed %v, one by one %v", round, len(ops), gotChanged, wantChanged)
+		}
+	}
+}

@@ -13,7 +13,7 @@ import (
 type metrics struct {
 	events, docs, duplicates, terms, writes, reads, deadLetters prometheus.Counter
 	termChunks, batches, journaled                              prometheus.Counter
-	retries, commands, written                                  *prometheus.CounterVec
+	retries, commands, written, phases                          *prometheus.CounterVec
 	applySeconds                                                prometheus.Histogram
 	lastOffset                                                  prometheus.Gauge
 
@@ -56,6 +56,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			[]string{"collection", "kind"}),
 		written: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "termflow_persister_mongo_documents_written_total",
 			Help: "MongoDB documents inserted, deleted or updated, by collection."}, []string{"collection"}),
+		phases: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "termflow_persister_phase_seconds_total",
+			Help: "Time applied batches spent by phase: decode (the events), plan (reading and computing the writes), " +
+				"write (writes in flight; the documents are written during plan, so plan and write overlap), report (progress records). Retried attempts not counted."},
+			[]string{"phase"}),
 		retries: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "termflow_persister_retries_total",
 			Help: "Failed attempts that were retried, by step."}, []string{"step"}),
 		applySeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "termflow_persister_apply_duration_seconds",
@@ -64,12 +68,15 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "Dirty-terms offset of the last applied event."}),
 	}
 	m.deadLetters = m.deadLetterVec.WithLabelValues("persister")
+	for _, ph := range []string{"decode", "plan", "write", "report"} {
+		m.phases.WithLabelValues(ph)
+	}
 	for _, step := range []string{"apply events", "report progress", "dead-letter event"} {
 		m.retries.WithLabelValues(step) // present at 0 for rate() and alerts
 	}
 	if reg != nil {
 		reg.MustRegister(m.events, m.docs, m.duplicates, m.terms, m.writes, m.reads, m.deadLetterVec, m.retries, m.applySeconds, m.lastOffset,
-			m.termChunks, m.batches, m.journaled, m.commands, m.written, m.applied, m.latency, m.lastApplied)
+			m.termChunks, m.batches, m.journaled, m.commands, m.written, m.applied, m.latency, m.lastApplied, m.phases)
 	}
 	return m
 }

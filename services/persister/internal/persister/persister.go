@@ -314,6 +314,7 @@ func (p *Persister) handle(ctx context.Context, recs []*kgo.Record, cp *mongosto
 		}
 		items = append(items, mongostore.Item{Offset: r.Offset, Event: ev})
 	}
+	decoded := time.Now()
 	// The decoded events hold copies of all they need: the fetched bytes
 	// (as much as the batch cap, decompressed) can go while the batch is
 	// applied.
@@ -335,6 +336,7 @@ func (p *Persister) handle(ctx context.Context, recs []*kgo.Record, cp *mongosto
 	p.cp = *cp
 	p.mu.Unlock()
 	p.cfg.Failpoints.Hit("persister.after-apply")
+	applied := time.Now()
 	var out []*kgo.Record
 	for _, it := range items {
 		for _, m := range it.Event.Progress {
@@ -362,6 +364,10 @@ func (p *Persister) handle(ctx context.Context, recs []*kgo.Record, cp *mongosto
 		}
 		p.m.writes.Add(float64(st.Writes))
 		p.m.reads.Add(float64(st.Reads))
+		p.m.phases.WithLabelValues("decode").Add(decoded.Sub(start).Seconds())
+		p.m.phases.WithLabelValues("plan").Add(st.Plan.Seconds())
+		p.m.phases.WithLabelValues("write").Add(st.Write.Seconds())
+		p.m.phases.WithLabelValues("report").Add(time.Since(applied).Seconds())
 	}
 	last := recs[len(recs)-1]
 	p.m.applySeconds.Observe(time.Since(start).Seconds())
