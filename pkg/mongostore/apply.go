@@ -540,6 +540,8 @@ type termWork struct {
 	index, field string
 	term         string
 	ops          []posting.Op
+	nops         int  // len(ops) once joined
+	existed      bool // stored with postings before the batch
 	head         *headDoc
 	// inline: the term is new or keeps its postings in its head; it
 	// stays inline while they fit in one chunk.
@@ -579,7 +581,8 @@ func (s *Store) planTerms(ctx context.Context, ev *dirtyterms.Event, st *ApplySt
 	// found by its parts (no key built per event).
 	type termID struct{ index, field, term string }
 	byID := make(map[termID]*termWork, len(ev.Terms))
-	for _, t := range ev.Terms {
+	owner := make([]*termWork, len(ev.Terms))
+	for i, t := range ev.Terms {
 		if len(t.Ops) == 0 {
 			continue
 		}
@@ -587,9 +590,22 @@ func (s *Store) planTerms(ctx context.Context, ev *dirtyterms.Event, st *ApplySt
 		w := byID[id]
 		if w == nil {
 			key := TermKey(t.Index, t.Field, t.Term)
-			w = &termWork{key: key, index: t.Index, field: t.Field, term: t.Term, ops: make([]posting.Op, 0, len(t.Ops))}
+			w = &termWork{key: key, index: t.Index, field: t.Field, term: t.Term}
 			byID[id], byKey[key] = w, w
 			work = append(work, w)
+		}
+		owner[i] = w
+		w.nops += len(t.Ops)
+	}
+	// Each term's ops in one allocation (a common term has an entry in
+	// nearly every event).
+	for i, t := range ev.Terms {
+		w := owner[i]
+		if w == nil {
+			continue
+		}
+		if w.ops == nil {
+			w.ops = make([]posting.Op, 0, w.nops)
 		}
 		for _, op := range t.Ops {
 			w.ops = append(w.ops, posting.Op{Doc: ev.Records[op.Rec].ID, TF: op.TF, Length: op.Length})
@@ -716,15 +732,14 @@ func (s *Store) planTerms(ctx context.Context, ev *dirtyterms.Event, st *ApplySt
 
 	// Apply and split. A term's chunk writes are kept until its new total
 	// is known: a term left without postings writes no chunk at all.
-	existed := map[*termWork]bool{}
 	for _, w := range work {
-		existed[w] = w.head.N > 0
+		w.existed = w.head.N > 0
 	}
 	for _, t := range targets {
 		// Unchanged and counted right in its head: nothing to write. (A
 		// replay after a crash finds the chunks this batch wrote already
 		// changed, but their heads maybe not yet.)
-		if !t.chunk.Apply(t.ops) && existed[t.w] && int64(len(t.chunk.Postings)) == t.w.head.Chunks[t.meta].N {
+		if !t.chunk.Apply(t.ops) && t.w.existed && int64(len(t.chunk.Postings)) == t.w.head.Chunks[t.meta].N {
 			continue
 		}
 		parts := posting.Split(t.chunk, s.maxChunk)
@@ -738,7 +753,7 @@ func (s *Store) planTerms(ctx context.Context, ev *dirtyterms.Event, st *ApplySt
 		}
 		t.w.splits = append(t.w.splits, sp)
 	}
-	var tw termWrites
+	tw := termWrites{HeadIDs: make([]string, 0, len(work)), Heads: make([]headDoc, 0, len(work))}
 	structural := map[string]bool{} // keys of the terms split or removed
 	for _, w := range work {
 		if len(w.splits) == 0 {
@@ -760,7 +775,7 @@ func (s *Store) planTerms(ctx context.Context, ev *dirtyterms.Event, st *ApplySt
 		if n == 0 {
 			// The term has no postings left: remove its head and every
 			// chunk it listed (a term that never existed has neither).
-			if existed[w] {
+			if w.existed {
 				st.TermChunks += len(w.splits)
 				structural[w.key] = true
 				tw.HeadDeletes = append(tw.HeadDeletes, w.key)

@@ -107,8 +107,9 @@ func (c *Chunk) Apply(ops []Op) bool {
 const applyMergeMin = 16
 
 type hashedOp struct {
-	h  uint64
-	op Op
+	h   uint64
+	seq int // position in the ops: of a document's ops, the last wins
+	op  Op
 }
 
 // merge is Apply for many ops: the last op of each document, in posting
@@ -116,13 +117,21 @@ type hashedOp struct {
 func (c *Chunk) merge(ops []Op) bool {
 	hs := make([]hashedOp, len(ops))
 	for i, op := range ops {
-		hs[i] = hashedOp{Hash(op.Doc), op}
+		hs[i] = hashedOp{Hash(op.Doc), i, op}
 	}
-	// Stable: of a document's ops, the last stays last.
-	slices.SortStableFunc(hs, func(a, b hashedOp) int { return less(a.h, a.op.Doc, b.h, b.op.Doc) })
+	// Of a document's ops, the last sorts last. (An unstable sort with the
+	// position as the tie-break: SortStableFunc's merges took twice as long.)
+	slices.SortFunc(hs, func(a, b hashedOp) int {
+		if c := less(a.h, a.op.Doc, b.h, b.op.Doc); c != 0 {
+			return c
+		}
+		return a.seq - b.seq
+	})
 	out := make([]Posting, 0, len(c.Postings)+len(hs))
 	changed := false
 	i := 0
+	var ph uint64 // Hash of c.Postings[i], once hashed
+	hashed := -1
 	for j := 0; j < len(hs); j++ {
 		if j+1 < len(hs) && hs[j+1].op.Doc == hs[j].op.Doc {
 			continue // a later op of the same document wins
@@ -131,7 +140,10 @@ func (c *Chunk) merge(ops []Op) bool {
 		// Postings before the op's document stay.
 		for i < len(c.Postings) {
 			p := c.Postings[i]
-			if less(Hash(p.Doc), p.Doc, o.h, o.op.Doc) >= 0 {
+			if hashed != i {
+				ph, hashed = Hash(p.Doc), i
+			}
+			if less(ph, p.Doc, o.h, o.op.Doc) >= 0 {
 				break
 			}
 			out = append(out, p)
