@@ -52,10 +52,12 @@ type options struct {
 	partitions  int
 	profileSecs int
 	profileDocs int
-	command     string
-	noDoc       bool
-	noStages    bool
-	noBleve     bool
+	// profileCorpus: a real corpus to profile too (-profile-corpus)
+	profileCorpus string
+	command       string
+	noDoc         bool
+	noStages      bool
+	noBleve       bool
 }
 
 func main() {
@@ -75,6 +77,7 @@ func main() {
 	flag.IntVar(&o.partitions, "partitions", 4, "partitions of the documents topic")
 	flag.IntVar(&o.profileSecs, "profile-seconds", 10, "CPU profile length of each service during the -profile-docs load (0: none)")
 	flag.IntVar(&o.profileDocs, "profile-docs", 100000, "the synthetic load (one of -sizes) during which the services are profiled")
+	flag.StringVar(&o.profileCorpus, "profile-corpus", "", "a real corpus (one of -real) whose load is profiled too; its profiles go to the same directory, so profile one load per run")
 	flag.StringVar(&o.command, "command", "make bench", "the command line to record in the results")
 	flag.BoolVar(&o.noDoc, "no-doc", false, "do not append to docs/benchmarks.md")
 	flag.BoolVar(&o.noStages, "no-stages", false, "skip the stage limits (a partial run, for trying out changes)")
@@ -253,7 +256,7 @@ func run(ctx context.Context, o options) error {
 	for i, c := range loads {
 		id := fmt.Sprintf("bench%s%02d", stamp[9:15], i)
 		profile := ""
-		if c.zipf && c.Len() == o.profileDocs && o.profileSecs > 0 {
+		if o.profileSecs > 0 && (c.zipf && c.Len() == o.profileDocs || c.label == o.profileCorpus) {
 			profile = profDir
 		}
 		run, err := termflowRun(ctx, cfg, id, c, c.Len() <= o.completeMax, profile, o.profileSecs)

@@ -509,14 +509,19 @@ func (ix *Indexer) indexAndHandOver(ctx context.Context, tp string, p int32, rec
 	for _, dl := range res.failures {
 		out = append(out, ix.deadLetterRecord(dl))
 	}
+	indexed := time.Now()
+	ix.m.phases.WithLabelValues("index").Add(indexed.Sub(start).Seconds())
 	ix.cfg.Failpoints.Hit("indexer.before-hand-over")
 	if err := po.handOver(eventKey(tp, p), more, event, func() error { return produceAll(ctx, ix.client, out) }); err != nil {
 		return fmt.Errorf("hand over batch of partition %d: %w", p, err)
 	}
 	ix.cfg.Failpoints.Hit("indexer.after-hand-over")
+	handed := time.Now()
+	ix.m.phases.WithLabelValues("handover").Add(handed.Sub(indexed).Seconds())
 	if err := pb.Commit(); err != nil {
 		return err
 	}
+	ix.m.phases.WithLabelValues("commit").Add(time.Since(handed).Seconds())
 	ix.cfg.Failpoints.Hit("indexer.after-pebble-commit")
 	ix.m.batchDone(res.event, len(res.failures), time.Since(start))
 	ix.log.Debug().Str("topic", tp).Int32("partition", p).Int64("offset", res.event.LastOffset).

@@ -21,6 +21,7 @@ type metrics struct {
 	deadLetters  *prometheus.CounterVec // by stage
 	dirtyTerms   prometheus.Histogram
 	batchSeconds prometheus.Histogram
+	phases       *prometheus.CounterVec // batch time by phase
 	indexes      *tfmetrics.Indexes
 
 	startToAssigned   prometheus.Gauge
@@ -45,6 +46,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "Dirty terms per batch.", Buckets: prometheus.ExponentialBuckets(10, 4, 8)}),
 		batchSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "termflow_indexer_batch_duration_seconds",
 			Help: "Time to index and hand over one batch.", Buckets: prometheus.ExponentialBuckets(0.001, 3, 10)}),
+		phases: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "termflow_indexer_phase_seconds_total",
+			Help: "Time batches spent by phase: index (analysis and the Pebble batch), handover (waiting for the poll's earlier " +
+				"partitions, then producing the event until the broker acknowledged it), commit (the Pebble commit)."},
+			[]string{"phase"}),
 		indexes: tfmetrics.NewIndexes(0),
 		startToAssigned: prometheus.NewGauge(prometheus.GaugeOpts{Name: "termflow_indexer_start_to_assigned_seconds",
 			Help: "Time from the indexer's start to its first partition assignment (0 until then)."}),
@@ -52,9 +57,12 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "Time from the indexer's start to its first batch handled (0 until then)."}),
 	}
 	m.deadLetters.WithLabelValues("indexer") // present at 0 for rate() and alerts
+	for _, ph := range []string{"index", "handover", "commit"} {
+		m.phases.WithLabelValues(ph)
+	}
 	if reg != nil {
 		reg.MustRegister(m.batches, m.docs, m.terms, m.skipped, m.caughtUp, m.deadLetters, m.dirtyTerms, m.batchSeconds,
-			m.startToAssigned, m.startToFirstBatch)
+			m.phases, m.startToAssigned, m.startToFirstBatch)
 	}
 	return m
 }
