@@ -35,7 +35,7 @@ func main() {
 	// index. Collecting at 3x it instead of 2x cuts the collector's share
 	// of the CPU (about a tenth of the indexer's at the default) for some
 	// hundred MiB more; the soft limit keeps the heap, and with Pebble's
-	// cache and memtables (about 130 MiB) the process, well inside the
+	// cache and two memtables (about 200 MiB) the process, well inside the
 	// 1 GiB it may use. GOGC and GOMEMLIMIT still win when set.
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(200)
