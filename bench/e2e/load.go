@@ -143,7 +143,8 @@ func (o Operation) Terminal() bool {
 	return o.Status == "completed" || o.Status == "failed" || o.Status == "partially_completed"
 }
 
-// Get reads an operation; wait ("", "completed") long-polls on the server.
+// Get reads an operation; wait ("indexed", "completed"; "" reads at once)
+// long-polls on the server.
 func (c *Client) Get(ctx context.Context, op, wait string) (Operation, error) {
 	url := c.Base + "/bulk-operations/" + op
 	if wait != "" {
@@ -274,11 +275,12 @@ func (c *Client) Load(ctx context.Context, index string, bodies [][]byte, docs, 
 	}
 	res.AcceptedS = time.Since(start).Seconds()
 
-	ticker := time.NewTicker(50 * time.Millisecond)
-	defer ticker.Stop()
+	// Long polls (?wait=indexed), as a client would: the server answers as
+	// soon as the operation's last batch is indexed. (Polling every 50 ms
+	// added up to 50 ms, a twelfth of an 8905-document load's 0.6 s.)
 	for _, o := range all {
 		for {
-			st, err := c.Get(ctx, o.id, "")
+			st, err := c.Get(ctx, o.id, "indexed")
 			if err != nil {
 				return res, err
 			}
@@ -289,10 +291,8 @@ func (c *Client) Load(ctx context.Context, index string, bodies [][]byte, docs, 
 				break
 			}
 			report()
-			select {
-			case <-ctx.Done():
-				return res, ctx.Err()
-			case <-ticker.C:
+			if err := ctx.Err(); err != nil {
+				return res, err
 			}
 		}
 		pmu.Lock()
