@@ -113,10 +113,13 @@ func (c Config) DocumentsSpec() Spec {
 }
 
 // DirtyTermsSpec is the spec of the dirty-terms topic: one partition (one
-// total order for the single persister), zstd-compressed.
+// total order for the single persister), lz4-compressed like the indexer's
+// batches (a topic created as zstd before keeps zstd, and the broker then
+// recompresses the indexer's batches: alter it with
+// `kafka-configs --alter --entity-type topics --entity-name termflow.dirty-terms --add-config compression.type=lz4`).
 func (c Config) DirtyTermsSpec() Spec {
 	return Spec{Name: c.DirtyTerms, Partitions: 1, ExactPartitions: true,
-		Configs: map[string]string{"compression.type": "zstd", "max.message.bytes": strconv.Itoa(ProducedMaxMessageBytes)}}
+		Configs: map[string]string{"compression.type": "lz4", "max.message.bytes": strconv.Itoa(ProducedMaxMessageBytes)}}
 }
 
 // BulkOpsSpec is the spec of the compacted bulk-operation state topic.
