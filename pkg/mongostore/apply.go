@@ -445,9 +445,10 @@ func encodeAhead(ctx context.Context, docs []any, ids []string, send func(docs [
 		err  error
 	}
 	steps := make(chan step, 1)
-	stop := make(chan struct{})
-	defer close(stop)
+	stop, stopped := make(chan struct{}), make(chan struct{})
+	defer func() { close(stop); <-stopped }() // no goroutine outlives the call
 	go func() {
+		defer close(stopped)
 		defer close(steps)
 		var cur step
 		size := 0
@@ -465,6 +466,10 @@ func encodeAhead(ctx context.Context, docs []any, ids []string, send func(docs [
 			if !ok {
 				b, err := bson.Marshal(d)
 				if err != nil {
+					// The documents before it go first, then the error.
+					if len(cur.docs) > 0 && !emit() {
+						return
+					}
 					cur.err = fmt.Errorf("encode %q: %w", ids[i], err)
 					emit()
 					return

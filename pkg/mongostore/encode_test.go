@@ -1,0 +1,106 @@
+package mongostore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+)
+
+// TestEncodeAheadSteps checks that encodeAhead hands every document over
+// once, in order, with its id, encoded, in steps of at most stepDocs
+// documents and (past a step's first document) stepBytes.
+func TestEncodeAheadSteps(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		n, pad    int
+		wantSteps int
+	}{
+		{"none", 0, 0, 0},
+		{"one", 1, 0, 1},
+		{"by count", 2*stepDocs + 1, 0, 3},
+		// 100 KiB documents: 83 fit in 8 MiB, so 200 take three steps.
+		{"by bytes", 200, 100 << 10, 3},
+		// One document larger than stepBytes still goes, alone.
+		{"oversized", 2, stepBytes + 1, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			docs := make([]any, tc.n)
+			ids := make([]string, tc.n)
+			for i := range docs {
+				ids[i] = fmt.Sprintf("d%06d", i)
+				docs[i] = bson.D{{Key: "_id", Value: ids[i]}, {Key: "p", Value: strings.Repeat("x", tc.pad)}}
+			}
+			next, steps := 0, 0
+			err := encodeAhead(context.Background(), docs, ids, func(ds []any, is []string) error {
+				steps++
+				if len(ds) == 0 || len(ds) != len(is) || len(ds) > stepDocs {
+					t.Fatalf("step %d: %d documents, %d ids", steps, len(ds), len(is))
+				}
+				size := 0
+				for i, d := range ds {
+					raw, ok := d.(bson.Raw)
+					if !ok {
+						t.Fatalf("step %d: document %d not encoded: %T", steps, i, d)
+					}
+					if got := raw.Lookup("_id").StringValue(); got != ids[next] || is[i] != ids[next] {
+						t.Fatalf("document %d: _id %q, id %q, want %q", next, got, is[i], ids[next])
+					}
+					if i > 0 && size+len(raw) > stepBytes {
+						t.Fatalf("step %d: over %d bytes at document %d", steps, stepBytes, i)
+					}
+					size += len(raw)
+					next++
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if next != tc.n || steps != tc.wantSteps {
+				t.Fatalf("%d documents in %d steps, want %d in %d", next, steps, tc.n, tc.wantSteps)
+			}
+		})
+	}
+}
+
+// TestEncodeAheadErrors checks that a failed send stops the encoding (the
+// encoder goroutine does not block forever on the next step) and that a
+// document that cannot be encoded fails the call with its id, after the
+// steps before it were sent.
+func TestEncodeAheadErrors(t *testing.T) {
+	docs := make([]any, 3*stepDocs)
+	ids := make([]string, len(docs))
+	for i := range docs {
+		ids[i] = fmt.Sprintf("d%d", i)
+		docs[i] = bson.D{{Key: "_id", Value: ids[i]}}
+	}
+	boom := errors.New("boom")
+	done := make(chan error, 1)
+	go func() {
+		done <- encodeAhead(context.Background(), docs, ids, func([]any, []string) error { return boom })
+	}()
+	select {
+	case err := <-done:
+		if !errors.Is(err, boom) {
+			t.Fatalf("err = %v, want the send's error", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("encodeAhead did not return after a failed send")
+	}
+
+	bad := append(append([]any(nil), docs[:stepDocs]...), bson.D{{Key: "_id", Value: "bad"}, {Key: "c", Value: make(chan int)}})
+	badIDs := append(append([]string(nil), ids[:stepDocs]...), "bad")
+	sent := 0
+	err := encodeAhead(context.Background(), bad, badIDs, func(ds []any, _ []string) error { sent += len(ds); return nil })
+	if err == nil || !strings.Contains(err.Error(), `"bad"`) {
+		t.Fatalf("err = %v, want an encoding error naming the document", err)
+	}
+	if sent != stepDocs {
+		t.Fatalf("%d documents sent before the bad one, want %d", sent, stepDocs)
+	}
+}
