@@ -871,7 +871,9 @@ func TestFaultBrokerKill(t *testing.T) {
 		restarted := time.Now()
 		k.script("up")
 		res := &faultResult{Scenario: "broker-kill", Seed: seed, Fault: fmt.Sprintf("kill -9, down %v", down)}
+		l.mu.Lock() // the load is still sending
 		before := len(l.ops)
+		l.mu.Unlock()
 		deadline := time.Now().Add(3 * time.Minute)
 		for {
 			l.mu.Lock()
