@@ -545,7 +545,6 @@ type termWork struct {
 	index, field string
 	term         string
 	ops          []posting.Op
-	nops         int  // len(ops) once joined
 	existed      bool // stored with postings before the batch
 	head         *headDoc
 	// inline: the term is new or keeps its postings in its head; it
@@ -585,32 +584,35 @@ func (s *Store) planTerms(ctx context.Context, ev *dirtyterms.Event, st *ApplySt
 	// A term appears once per event of the batch: joined here, in order,
 	// found by its parts (no key built per event).
 	type termID struct{ index, field, term string }
-	byID := make(map[termID]*termWork, len(ev.Terms))
-	owner := make([]*termWork, len(ev.Terms))
+	byID := make(map[termID]int, len(ev.Terms))
+	owner := make([]int, len(ev.Terms)) // index in work, -1 for none
+	var nops []int                      // by index in work: ops once joined
 	for i, t := range ev.Terms {
+		owner[i] = -1
 		if len(t.Ops) == 0 {
 			continue
 		}
 		id := termID{t.Index, t.Field, t.Term}
-		w := byID[id]
-		if w == nil {
+		j, ok := byID[id]
+		if !ok {
 			key := TermKey(t.Index, t.Field, t.Term)
-			w = &termWork{key: key, index: t.Index, field: t.Field, term: t.Term}
-			byID[id], byKey[key] = w, w
-			work = append(work, w)
+			w := &termWork{key: key, index: t.Index, field: t.Field, term: t.Term}
+			j, byID[id], byKey[key] = len(work), len(work), w
+			work, nops = append(work, w), append(nops, 0)
 		}
-		owner[i] = w
-		w.nops += len(t.Ops)
+		owner[i] = j
+		nops[j] += len(t.Ops)
 	}
 	// Each term's ops in one allocation (a common term has an entry in
 	// nearly every event).
 	for i, t := range ev.Terms {
-		w := owner[i]
-		if w == nil {
+		j := owner[i]
+		if j < 0 {
 			continue
 		}
+		w := work[j]
 		if w.ops == nil {
-			w.ops = make([]posting.Op, 0, w.nops)
+			w.ops = make([]posting.Op, 0, nops[j])
 		}
 		for _, op := range t.Ops {
 			w.ops = append(w.ops, posting.Op{Doc: ev.Records[op.Rec].ID, TF: op.TF, Length: op.Length})

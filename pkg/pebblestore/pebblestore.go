@@ -78,12 +78,7 @@ func Open(dir string, o Options) (*Store, error) {
 	opts := &pebble.Options{FS: o.FS, Cache: cache, MemTableSize: o.MemTableBytes, Logger: o.Logger,
 		EventListener: &pebble.EventListener{WriteStallBegin: func(pebble.WriteStallBeginInfo) { s.stalls.Add(1) }}}
 	withFilters(opts)
-	// A bulk load lets L0 grow to 8 sublevels before compacting it (Pebble's
-	// default is 4): fewer, larger compactions while the load runs. Lookups
-	// during the load are of missing forward entries, which the Bloom
-	// filters answer.
-	opts.L0CompactionThreshold = 8
-	opts.L0StopWritesThreshold = 24
+	forBulkLoads(opts)
 	db, err := pebble.Open(dir, opts)
 	if err != nil {
 		return nil, fmt.Errorf("open pebble %q: %w", dir, err)
@@ -137,18 +132,29 @@ func (s *Store) checkLayout(readOnly bool) error {
 // looks up the forward entry of every document it indexes, and in a bulk
 // load nearly all of them are missing, which without a filter costs a
 // block read per level.
-//
-// Blocks are not compressed. Posting blocks are varint-encoded already,
-// and a bulk load's flushes and compactions spent about a fifth of the
-// indexer's CPU in Snappy (debian corpus, bench profile); uncompressed,
-// the store took 150 MB instead of 104 MB for the 63,697 documents. On a
-// machine the indexer shares with the broker and the persister, CPU is the
-// scarcer of the two.
 func withFilters(opts *pebble.Options) {
 	for i := range opts.Levels {
 		opts.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
+	}
+}
+
+// forBulkLoads tunes the writer for bulk loads (MemTableBytes too):
+//
+//   - Blocks are not compressed. Posting blocks are varint-encoded already,
+//     and a bulk load's flushes and compactions spent about a fifth of the
+//     indexer's CPU in Snappy (debian corpus, bench profile); uncompressed,
+//     the store took 150 MB instead of 104 MB for the 63,697 documents. On a
+//     machine the indexer shares with the broker and the persister, CPU is
+//     the scarcer of the two.
+//   - L0 grows to 8 sublevels before it is compacted (Pebble's default is
+//     4): fewer, larger compactions while a load runs. Lookups during a load
+//     are of missing forward entries, which the Bloom filters answer.
+func forBulkLoads(opts *pebble.Options) {
+	for i := range opts.Levels {
 		opts.Levels[i].Compression = func() *sstable.CompressionProfile { return sstable.NoCompression }
 	}
+	opts.L0CompactionThreshold = 8
+	opts.L0StopWritesThreshold = 24
 }
 
 // Close closes the store.
