@@ -651,16 +651,26 @@ func (s *Store) planTerms(ctx context.Context, ev *dirtyterms.Event, st *ApplySt
 	fresh := map[string]bool{}
 
 	// Which chunks each term's ops touch; load them.
+	// A target keeps its stored postings encoded (raw, from the head, the
+	// remembered chunks or the server) until its term is planned: decoded,
+	// a batch's postings took several times their encoded size, and all of
+	// them were live at once (zipf-100k: a third of the persister's heap).
 	type target struct {
 		w     *termWork
 		meta  int // index in head.Chunks
 		chunk posting.Chunk
 		ops   []posting.Op
+		raw   []byte // the chunk's stored postings, encoded; nil: none
+		src   rawSource
 	}
 	var targets []*target
+	// firsts[k]: the index in targets of work[k]'s first target (a term's
+	// targets are consecutive); firsts[len(work)] = len(targets).
+	firsts := make([]int, len(work)+1)
 	var chunkIDs []string
 	byChunk := map[string]*target{}
-	for _, w := range work {
+	for k, w := range work {
+		firsts[k] = len(targets)
 		if w.head == nil {
 			// A new term: inline, one chunk over the whole hash space.
 			// Whatever a crashed earlier attempt left under its key is not
@@ -678,13 +688,10 @@ func (s *Store) planTerms(ctx context.Context, ev *dirtyterms.Event, st *ApplySt
 			if len(w.head.Chunks) != 1 {
 				return nil, fmt.Errorf("term %q: inline postings and %d chunks", w.key, len(w.head.Chunks))
 			}
-			ps, err := posting.Decode(nil, w.head.P)
-			if err != nil {
-				return nil, fmt.Errorf("term %q: inline postings: %w", w.key, err)
-			}
 			w.inline = true
 			m := w.head.Chunks[0]
-			t := &target{w: w, meta: 0, chunk: posting.Chunk{Lo: uint64(m.Lo), Hi: uint64(m.Hi), Postings: ps}, ops: w.ops}
+			t := &target{w: w, meta: 0, chunk: posting.Chunk{Lo: uint64(m.Lo), Hi: uint64(m.Hi)}, ops: w.ops,
+				raw: w.head.P, src: fromHead}
 			targets = append(targets, t)
 			continue
 		}
@@ -703,11 +710,7 @@ func (s *Store) planTerms(ctx context.Context, ev *dirtyterms.Event, st *ApplySt
 				targets = append(targets, t)
 				id := chunkID(w.key, uint64(m.Lo), uint64(m.Hi))
 				if p, ok := s.known.chunks[id]; ok {
-					ps, err := posting.Decode(nil, p)
-					if err != nil {
-						return nil, fmt.Errorf("chunk %q (remembered): %w", id, err)
-					}
-					t.chunk.Postings = ps
+					t.raw, t.src = p, fromKnown
 				} else {
 					byChunk[id] = t
 					chunkIDs = append(chunkIDs, id)
@@ -716,116 +719,148 @@ func (s *Store) planTerms(ctx context.Context, ev *dirtyterms.Event, st *ApplySt
 			t.ops = append(t.ops, op)
 		}
 	}
+	firsts[len(work)] = len(targets)
 	if len(chunkIDs) > 0 {
 		st.Reads++
-		var decodeErr error
 		if err := findIDs(ctx, s, s.chunks, chunkIDs, func(c chunkDoc) {
-			t := byChunk[c.ID]
-			if t == nil {
-				return
+			if t := byChunk[c.ID]; t != nil {
+				t.raw, t.src = c.P, fromServer // the driver copies binary values
 			}
-			ps, err := posting.Decode(nil, c.P)
-			if err != nil && decodeErr == nil {
-				decodeErr = fmt.Errorf("chunk %q: %w", c.ID, err)
-			}
-			t.chunk.Postings = ps
 		}); err != nil {
 			return nil, err
 		}
-		if decodeErr != nil {
-			return nil, decodeErr
-		}
 	}
+	byChunk = nil
 
 	// Apply and split. A term's chunk writes are kept until its new total
 	// is known: a term left without postings writes no chunk at all.
-	for _, w := range work {
-		w.existed = w.head.N > 0
-	}
-	for _, t := range targets {
-		// Unchanged and counted right in its head: nothing to write. (A
-		// replay after a crash finds the chunks this batch wrote already
-		// changed, but their heads maybe not yet.)
-		if !t.chunk.Apply(t.ops) && t.w.existed && int64(len(t.chunk.Postings)) == t.w.head.Chunks[t.meta].N {
-			continue
-		}
-		parts := posting.Split(t.chunk, s.maxChunk)
-		metas := make([]chunkMeta, len(parts))
-		for i, p := range parts {
-			metas[i] = chunkMeta{Lo: int64(p.Lo), Hi: int64(p.Hi), N: int64(len(p.Postings))}
-		}
-		sp := chunkSplit{meta: t.meta, metas: metas, parts: parts}
-		if len(parts) > 1 && !t.w.inline {
-			sp.old = chunkID(t.w.key, t.chunk.Lo, t.chunk.Hi)
-		}
-		t.w.splits = append(t.w.splits, sp)
-	}
+	// Term by term, in key order: decode its chunks, apply, split and
+	// encode, then let go of the decoded postings before the next term.
 	tw := termWrites{HeadIDs: make([]string, 0, len(work)), Heads: make([]headDoc, 0, len(work))}
 	structural := map[string]bool{} // keys of the terms split or removed
-	for _, w := range work {
-		if len(w.splits) == 0 {
-			continue
-		}
-		st.Terms++
-		var metas []chunkMeta
-		var n int64
-		for i, m := range w.head.Chunks {
-			if r, ok := w.replaced(i); ok {
-				metas = append(metas, r...)
-			} else {
-				metas = append(metas, m)
+	for k, w := range work {
+		w.existed = w.head.N > 0
+		for i, t := range targets[firsts[k]:firsts[k+1]] {
+			targets[firsts[k]+i] = nil
+			if err := s.planChunk(w, t.meta, t.chunk, t.ops, t.raw, t.src); err != nil {
+				return nil, err
 			}
 		}
-		for _, m := range metas {
-			n += m.N
-		}
-		if n == 0 {
-			// The term has no postings left: remove its head and every
-			// chunk it listed (a term that never existed has neither).
-			if w.existed {
-				st.TermChunks += len(w.splits)
-				structural[w.key] = true
-				tw.HeadDeletes = append(tw.HeadDeletes, w.key)
-				if !w.inline {
-					for _, m := range w.head.Chunks {
-						tw.ChunkDeletes = append(tw.ChunkDeletes, chunkID(w.key, uint64(m.Lo), uint64(m.Hi)))
-					}
-				}
-			}
-			continue
-		}
-		head := headDoc{ID: w.key, Index: w.index, Field: w.field, Term: w.term, N: n, Chunks: metas}
-		if w.inline && len(metas) == 1 {
-			// Still one chunk: the postings stay in the head.
-			st.TermChunks++
-			head.P = posting.Encode(nil, w.splits[0].parts[0].Postings)
-			tw.HeadIDs = append(tw.HeadIDs, w.key)
-			tw.Heads = append(tw.Heads, head)
-			continue
-		}
-		for _, sp := range w.splits {
-			st.TermChunks += len(sp.parts)
-			if len(sp.parts) > 1 {
-				structural[w.key] = true
-			}
-			for _, p := range sp.parts {
-				id := chunkID(w.key, p.Lo, p.Hi)
-				if sp.old != "" || w.inline {
-					fresh[id] = true // a split's parts are new ranges
-				}
-				tw.ChunkIDs = append(tw.ChunkIDs, id)
-				tw.Chunks = append(tw.Chunks, chunkDoc{ID: id, TK: w.key, Index: w.index, Lo: int64(p.Lo), Hi: int64(p.Hi),
-					N: int64(len(p.Postings)), P: posting.Encode(nil, p.Postings)})
-			}
-			if sp.old != "" {
-				tw.ChunkDeletes = append(tw.ChunkDeletes, sp.old)
-			}
-		}
-		tw.HeadIDs = append(tw.HeadIDs, w.key)
-		tw.Heads = append(tw.Heads, head)
+		s.termWrite(w, &tw, structural, fresh, st)
+		w.splits = nil
 	}
 	tw.fresh, tw.structural = fresh, structural
 	return &tw, nil
+}
+
+// rawSource is where a chunk's encoded postings came from (for errors).
+type rawSource uint8
+
+const (
+	fromHead   rawSource = iota // an inline term's head
+	fromKnown                   // the chunks remembered from earlier batches
+	fromServer                  // read in this batch
+)
+
+// planChunk applies ops to one stored chunk of w (chunk, with its postings
+// still encoded in raw) and records what replaces it in w.splits, unless
+// nothing changed.
+func (s *Store) planChunk(w *termWork, meta int, chunk posting.Chunk, ops []posting.Op, raw []byte, src rawSource) error {
+	if raw != nil {
+		ps, err := posting.Decode(nil, raw)
+		switch {
+		case err != nil && src == fromHead:
+			return fmt.Errorf("term %q: inline postings: %w", w.key, err)
+		case err != nil && src == fromKnown:
+			return fmt.Errorf("chunk %q (remembered): %w", chunkID(w.key, chunk.Lo, chunk.Hi), err)
+		case err != nil:
+			return fmt.Errorf("chunk %q: %w", chunkID(w.key, chunk.Lo, chunk.Hi), err)
+		}
+		chunk.Postings = ps
+	}
+	// Unchanged and counted right in its head: nothing to write. (A
+	// replay after a crash finds the chunks this batch wrote already
+	// changed, but their heads maybe not yet.)
+	if !chunk.Apply(ops) && w.existed && int64(len(chunk.Postings)) == w.head.Chunks[meta].N {
+		return nil
+	}
+	parts := posting.Split(chunk, s.maxChunk)
+	metas := make([]chunkMeta, len(parts))
+	for i, p := range parts {
+		metas[i] = chunkMeta{Lo: int64(p.Lo), Hi: int64(p.Hi), N: int64(len(p.Postings))}
+	}
+	sp := chunkSplit{meta: meta, metas: metas, parts: parts}
+	if len(parts) > 1 && !w.inline {
+		sp.old = chunkID(w.key, chunk.Lo, chunk.Hi)
+	}
+	w.splits = append(w.splits, sp)
+	return nil
+}
+
+// termWrite appends to tw the head and chunk writes (or deletions) of a
+// planned term, if the batch changed it, and marks its new chunk ids fresh
+// and the term structural when it splits or is removed.
+func (s *Store) termWrite(w *termWork, tw *termWrites, structural, fresh map[string]bool, st *ApplyStats) {
+	if len(w.splits) == 0 {
+		return
+	}
+	st.Terms++
+	var metas []chunkMeta
+	var n int64
+	for i, m := range w.head.Chunks {
+		if r, ok := w.replaced(i); ok {
+			metas = append(metas, r...)
+		} else {
+			metas = append(metas, m)
+		}
+	}
+	for _, m := range metas {
+		n += m.N
+	}
+	if n == 0 {
+		// The term has no postings left: remove its head and every
+		// chunk it listed (a term that never existed has neither).
+		if w.existed {
+			st.TermChunks += len(w.splits)
+			structural[w.key] = true
+			tw.HeadDeletes = append(tw.HeadDeletes, w.key)
+			if !w.inline {
+				for _, m := range w.head.Chunks {
+					tw.ChunkDeletes = append(tw.ChunkDeletes, chunkID(w.key, uint64(m.Lo), uint64(m.Hi)))
+				}
+			}
+		}
+		return
+	}
+	head := headDoc{ID: w.key, Index: w.index, Field: w.field, Term: w.term, N: n, Chunks: metas}
+	if w.inline && len(metas) == 1 {
+		// Still one chunk: the postings stay in the head.
+		st.TermChunks++
+		head.P = posting.Encode(nil, w.splits[0].parts[0].Postings)
+		tw.HeadIDs = append(tw.HeadIDs, w.key)
+		tw.Heads = append(tw.Heads, head)
+		return
+	}
+	for _, sp := range w.splits {
+		st.TermChunks += len(sp.parts)
+		if len(sp.parts) > 1 {
+			structural[w.key] = true
+		}
+		for _, p := range sp.parts {
+			id := chunkID(w.key, p.Lo, p.Hi)
+			if sp.old != "" || w.inline {
+				fresh[id] = true // a split's parts are new ranges
+			}
+			tw.ChunkIDs = append(tw.ChunkIDs, id)
+			tw.Chunks = append(tw.Chunks, chunkDoc{ID: id, TK: w.key, Index: w.index, Lo: int64(p.Lo), Hi: int64(p.Hi),
+				N: int64(len(p.Postings)), P: posting.Encode(nil, p.Postings)})
+		}
+		if sp.old != "" {
+			tw.ChunkDeletes = append(tw.ChunkDeletes, sp.old)
+		}
+	}
+	tw.HeadIDs = append(tw.HeadIDs, w.key)
+	tw.Heads = append(tw.Heads, head)
 }
 
 // termWrites are the term and chunk writes of one event, in the order
