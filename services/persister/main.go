@@ -70,7 +70,7 @@ func parse(args []string, getenv func(string) string, stderr io.Writer) (config,
 	fs.Duration(&c.MinBackoff, "min-backoff", "TERMFLOW_MIN_BACKOFF", 100*time.Millisecond, "first retry delay while MongoDB fails")
 	fs.Duration(&c.MaxBackoff, "max-backoff", "TERMFLOW_MAX_BACKOFF", 10*time.Second, "longest retry delay while MongoDB fails")
 	fs.Int(&c.BatchEvents, "batch-events", "TERMFLOW_PERSISTER_BATCH_EVENTS", persister.DefaultBatchEvents, "most dirty-terms events merged into one MongoDB batch")
-	fs.Int(&c.BatchBytes, "batch-bytes", "TERMFLOW_PERSISTER_BATCH_BYTES", persister.DefaultBatchBytes, "most bytes of dirty-terms events merged into one MongoDB batch")
+	fs.Int(&c.BatchBytes, "batch-bytes", "TERMFLOW_PERSISTER_BATCH_BYTES", persister.DefaultBatchBytes, "most bytes of dirty-terms events (decompressed) merged into one MongoDB batch")
 	fs.Duration(&c.Linger, "linger", "TERMFLOW_PERSISTER_LINGER", 250*time.Millisecond, "how long to keep collecting events that are still arriving before a batch is applied (at most 4x in all, or 20x while an indexer says events are coming; 0: apply each poll)")
 	fs.Duration(&c.ApplyTimeout, "apply-timeout", "TERMFLOW_PERSISTER_APPLY_TIMEOUT", 10*time.Minute, "bound on one attempt of a batch against MongoDB")
 	kclient.Flags(fs, &c.Kafka, "127.0.0.1:9092") // brokers, SASL, TLS
