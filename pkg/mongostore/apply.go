@@ -617,6 +617,9 @@ func (s *Store) planTerms(ctx context.Context, ev *dirtyterms.Event, st *ApplySt
 		for _, op := range t.Ops {
 			w.ops = append(w.ops, posting.Op{Doc: ev.Records[op.Rec].ID, TF: op.TF, Length: op.Length})
 		}
+		// Joined: the merged event's copy is not needed any more (ev is
+		// merge's, built for this attempt).
+		ev.Terms[i].Ops = nil
 	}
 	if len(work) == 0 {
 		return &termWrites{}, nil
@@ -747,7 +750,7 @@ func (s *Store) planTerms(ctx context.Context, ev *dirtyterms.Event, st *ApplySt
 			}
 		}
 		s.termWrite(w, &tw, structural, fresh, st)
-		w.splits = nil
+		w.splits, w.ops = nil, nil
 	}
 	tw.fresh, tw.structural = fresh, structural
 	return &tw, nil
