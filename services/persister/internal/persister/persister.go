@@ -44,6 +44,11 @@ const (
 // whatever one fetch brought, whatever BatchBytes said.
 const fetchBytes = 4 << 20
 
+// fetchOptions are how the persister's client fetches events.
+func fetchOptions() []kgo.Opt {
+	return []kgo.Opt{kgo.FetchMaxBytes(fetchBytes), kgo.FetchMaxPartitionBytes(fetchBytes), kgo.MaxConcurrentFetches(1)}
+}
+
 // Config configures the persister.
 type Config struct {
 	// Group is the consumer group on the dirty-terms topic. The default
@@ -132,7 +137,7 @@ func New(cfg Config, store *mongostore.Store, log zerolog.Logger, reg prometheus
 	if cfg.Failpoints.Armed() {
 		store.SetWriteHook(func() error { cfg.Failpoints.Hit("persister.mongo-write"); return nil })
 	}
-	cl, err := kgo.NewClient(append(kclient.Options(cfg.Kafka, "persister", log, reg),
+	opts := append(kclient.Options(cfg.Kafka, "persister", log, reg),
 		kgo.ConsumerGroup(cfg.Group),
 		kgo.InstanceID(cfg.InstanceID),
 		kgo.SessionTimeout(cfg.SessionTimeout),
@@ -141,11 +146,9 @@ func New(cfg Config, store *mongostore.Store, log zerolog.Logger, reg prometheus
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.DisableAutoCommit(),
 		kgo.BlockRebalanceOnPoll(),
-		kgo.FetchMaxBytes(fetchBytes),
-		kgo.FetchMaxPartitionBytes(fetchBytes),
-		kgo.MaxConcurrentFetches(1),
 		kgo.RequiredAcks(kgo.AllISRAcks()),
-	)...)
+	)
+	cl, err := kgo.NewClient(append(opts, fetchOptions()...)...)
 	if err != nil {
 		return nil, fmt.Errorf("kafka client: %w", err)
 	}
