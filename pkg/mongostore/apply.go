@@ -559,10 +559,19 @@ type termWork struct {
 // chunkSplit is what replaces one chunk of a term's head: the chunk's new
 // parts (one, or several when it split) and their metadata.
 type chunkSplit struct {
-	meta  int // index of the replaced chunk in the head
-	metas []chunkMeta
-	parts []posting.Chunk
-	old   string // the chunk the parts replace, if a split
+	meta   int // index of the replaced chunk in the head
+	metas  []chunkMeta
+	parts  []posting.Chunk // ranges, and the postings of a split's parts
+	blocks [][]byte        // or each part's postings in binary form already
+	old    string          // the chunk the parts replace, if a split
+}
+
+// block returns part i's postings in binary form.
+func (sp *chunkSplit) block(i int) []byte {
+	if i < len(sp.blocks) && sp.blocks[i] != nil {
+		return sp.blocks[i]
+	}
+	return posting.Encode(nil, sp.parts[i].Postings)
 }
 
 // replaced returns the metadata of what replaces the head's chunk i, if the
@@ -769,31 +778,41 @@ const (
 // still encoded in raw) and records what replaces it in w.splits, unless
 // nothing changed.
 func (s *Store) planChunk(w *termWork, meta int, chunk posting.Chunk, ops []posting.Op, raw []byte, src rawSource) error {
-	if raw != nil {
-		ps, err := posting.Decode(nil, raw)
-		switch {
-		case err != nil && src == fromHead:
-			return fmt.Errorf("term %q: inline postings: %w", w.key, err)
-		case err != nil && src == fromKnown:
-			return fmt.Errorf("chunk %q (remembered): %w", chunkID(w.key, chunk.Lo, chunk.Hi), err)
-		case err != nil:
-			return fmt.Errorf("chunk %q: %w", chunkID(w.key, chunk.Lo, chunk.Hi), err)
-		}
-		chunk.Postings = ps
+	// In the binary form: the stored postings are copied, not decoded
+	// (BenchmarkPlanChunk: 2.5-3x faster, 2 allocations instead of one per
+	// posting).
+	out, n, changed, err := posting.ApplyEncoded(nil, raw, ops)
+	switch {
+	case err != nil && src == fromHead:
+		return fmt.Errorf("term %q: inline postings: %w", w.key, err)
+	case err != nil && src == fromKnown:
+		return fmt.Errorf("chunk %q (remembered): %w", chunkID(w.key, chunk.Lo, chunk.Hi), err)
+	case err != nil:
+		return fmt.Errorf("chunk %q: %w", chunkID(w.key, chunk.Lo, chunk.Hi), err)
 	}
 	// Unchanged and counted right in its head: nothing to write. (A
 	// replay after a crash finds the chunks this batch wrote already
 	// changed, but their heads maybe not yet.)
-	if !chunk.Apply(ops) && w.existed && int64(len(chunk.Postings)) == w.head.Chunks[meta].N {
+	if !changed && w.existed && int64(n) == w.head.Chunks[meta].N {
 		return nil
 	}
-	parts := posting.Split(chunk, s.maxChunk)
-	metas := make([]chunkMeta, len(parts))
-	for i, p := range parts {
-		metas[i] = chunkMeta{Lo: int64(p.Lo), Hi: int64(p.Hi), N: int64(len(p.Postings))}
+	sp := chunkSplit{meta: meta}
+	if n <= s.maxChunk {
+		sp.metas = []chunkMeta{{Lo: int64(chunk.Lo), Hi: int64(chunk.Hi), N: int64(n)}}
+		sp.parts, sp.blocks = []posting.Chunk{{Lo: chunk.Lo, Hi: chunk.Hi}}, [][]byte{out}
+		w.splits = append(w.splits, sp)
+		return nil
 	}
-	sp := chunkSplit{meta: meta, metas: metas, parts: parts}
-	if len(parts) > 1 && !w.inline {
+	// Too large: split the decoded postings at their median hashes.
+	if chunk.Postings, err = posting.Decode(nil, out); err != nil {
+		return fmt.Errorf("term %q: the chunk just merged: %w", w.key, err)
+	}
+	sp.parts = posting.Split(chunk, s.maxChunk)
+	sp.metas = make([]chunkMeta, len(sp.parts))
+	for i, p := range sp.parts {
+		sp.metas[i] = chunkMeta{Lo: int64(p.Lo), Hi: int64(p.Hi), N: int64(len(p.Postings))}
+	}
+	if len(sp.parts) > 1 && !w.inline {
 		sp.old = chunkID(w.key, chunk.Lo, chunk.Hi)
 	}
 	w.splits = append(w.splits, sp)
@@ -839,7 +858,7 @@ func (s *Store) termWrite(w *termWork, tw *termWrites, structural, fresh map[str
 	if w.inline && len(metas) == 1 {
 		// Still one chunk: the postings stay in the head.
 		st.TermChunks++
-		head.P = posting.Encode(nil, w.splits[0].parts[0].Postings)
+		head.P = w.splits[0].block(0)
 		tw.HeadIDs = append(tw.HeadIDs, w.key)
 		tw.Heads = append(tw.Heads, head)
 		return
@@ -849,14 +868,14 @@ func (s *Store) termWrite(w *termWork, tw *termWrites, structural, fresh map[str
 		if len(sp.parts) > 1 {
 			structural[w.key] = true
 		}
-		for _, p := range sp.parts {
+		for k, p := range sp.parts {
 			id := chunkID(w.key, p.Lo, p.Hi)
 			if sp.old != "" || w.inline {
 				fresh[id] = true // a split's parts are new ranges
 			}
 			tw.ChunkIDs = append(tw.ChunkIDs, id)
 			tw.Chunks = append(tw.Chunks, chunkDoc{ID: id, TK: w.key, Index: w.index, Lo: int64(p.Lo), Hi: int64(p.Hi),
-				N: int64(len(p.Postings)), P: posting.Encode(nil, p.Postings)})
+				N: sp.metas[k].N, P: sp.block(k)})
 		}
 		if sp.old != "" {
 			tw.ChunkDeletes = append(tw.ChunkDeletes, sp.old)

@@ -124,3 +124,35 @@ func BenchmarkSplit(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkPlanChunk is what the persister does with one stored chunk and a
+// batch's ops for it: decode, apply, encode (path=decoded), or the same in
+// the binary form (path=encoded).
+func BenchmarkPlanChunk(b *testing.B) {
+	block := Encode(nil, benchPostings(MaxChunk))
+	for _, n := range []int{10, 100, 1000} {
+		ops := benchOps(MaxChunk, n)
+		b.Run(fmt.Sprintf("postings=%d/ops=%d/path=decoded", MaxChunk, n), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				ps, err := Decode(nil, block)
+				if err != nil {
+					b.Fatal(err)
+				}
+				c := Chunk{Lo: 0, Hi: math.MaxUint64, Postings: ps}
+				if !c.Apply(ops) {
+					b.Fatal("chunk unchanged")
+				}
+				_ = Encode(nil, c.Postings)
+			}
+		})
+		b.Run(fmt.Sprintf("postings=%d/ops=%d/path=encoded", MaxChunk, n), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, _, changed, err := ApplyEncoded(nil, block, ops); err != nil || !changed {
+					b.Fatal("chunk unchanged", err)
+				}
+			}
+		})
+	}
+}

@@ -12,11 +12,13 @@
 package posting
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
 	"strings"
+	"unsafe"
 
 	"github.com/cespare/xxhash/v2"
 )
@@ -112,21 +114,28 @@ type hashedOp struct {
 	op  Op
 }
 
-// merge is Apply for many ops: the last op of each document, in posting
-// order, merged with the postings into a new slice.
-func (c *Chunk) merge(ops []Op) bool {
+// sortOps returns ops hashed and in posting order; of a document's ops, the
+// last sorts last.
+func sortOps(ops []Op) []hashedOp {
 	hs := make([]hashedOp, len(ops))
 	for i, op := range ops {
 		hs[i] = hashedOp{Hash(op.Doc), i, op}
 	}
-	// Of a document's ops, the last sorts last. (An unstable sort with the
-	// position as the tie-break: SortStableFunc's merges took twice as long.)
+	// An unstable sort with the position as the tie-break: SortStableFunc's
+	// merges took twice as long.
 	slices.SortFunc(hs, func(a, b hashedOp) int {
 		if c := less(a.h, a.op.Doc, b.h, b.op.Doc); c != 0 {
 			return c
 		}
 		return a.seq - b.seq
 	})
+	return hs
+}
+
+// merge is Apply for many ops: the last op of each document, in posting
+// order, merged with the postings into a new slice.
+func (c *Chunk) merge(ops []Op) bool {
+	hs := sortOps(ops)
 	out := make([]Posting, 0, len(c.Postings)+len(hs))
 	changed := false
 	i := 0
@@ -171,6 +180,136 @@ func (c *Chunk) merge(ops []Op) bool {
 	return changed
 }
 
+// ApplyEncoded is Apply on a chunk in its binary form: it applies ops to the
+// postings of block (nil for none) and appends the resulting block to dst,
+// returning it with its posting count and whether anything changed. The
+// postings it keeps are copied as they are, never decoded: a batch that adds
+// a few documents to a common term's chunks costs a hash and a copy per
+// stored posting, not a string and a struct.
+func ApplyEncoded(dst, block []byte, ops []Op) (out []byte, n int, changed bool, err error) {
+	start := len(dst)
+	var left uint64 // stored postings not read yet
+	if len(block) > 0 {
+		var k int
+		left, k = binary.Uvarint(block)
+		if k <= 0 || left > uint64(len(block)) {
+			return dst, 0, false, errCorrupt
+		}
+		block = block[k:]
+	}
+	total := left
+	hs := sortOps(ops)
+	// The count goes first but is known last: the body is written after
+	// room for the longest count, which then moves up against the body.
+	dst = slices.Grow(dst, binary.MaxVarintLen64+len(block)+len(ops)*16)
+	dst = dst[:start+binary.MaxVarintLen64]
+	var (
+		doc, raw []byte // the stored posting at the cursor, and its whole encoding
+		ph       uint64 // its hash
+		have     bool   // doc, raw and ph hold the cursor's posting
+	)
+	// next reads the next stored posting into raw (and doc and ph if hash).
+	next := func(hash bool) error {
+		l, k := binary.Uvarint(block)
+		if k <= 0 || l > uint64(len(block)-k) {
+			return fmt.Errorf("%w: posting %d", errCorrupt, total-left)
+		}
+		end := k + int(l)
+		_, k1 := binary.Uvarint(block[end:])
+		if k1 <= 0 {
+			return fmt.Errorf("%w: posting %d", errCorrupt, total-left)
+		}
+		_, k2 := binary.Uvarint(block[end+k1:])
+		if k2 <= 0 {
+			return fmt.Errorf("%w: posting %d", errCorrupt, total-left)
+		}
+		doc, raw = block[k:end], block[:end+k1+k2]
+		block = block[len(raw):]
+		left--
+		if hash {
+			ph = xxhash.Sum64(doc)
+		}
+		return nil
+	}
+	fail := func(err error) ([]byte, int, bool, error) { return dst[:start], 0, false, err }
+	for j := 0; j < len(hs); j++ {
+		if j+1 < len(hs) && hs[j+1].op.Doc == hs[j].op.Doc {
+			continue // a later op of the same document wins
+		}
+		o := hs[j]
+		// Stored postings before the op's document stay.
+		for {
+			if !have {
+				if left == 0 {
+					break
+				}
+				if err := next(true); err != nil {
+					return fail(err)
+				}
+				have = true
+			}
+			if less(ph, unsafeString(doc), o.h, o.op.Doc) >= 0 {
+				break
+			}
+			dst = append(dst, raw...)
+			n++
+			have = false
+		}
+		found := have && unsafeString(doc) == o.op.Doc
+		switch {
+		case o.op.TF == 0 && found:
+			have, changed = false, true
+		case o.op.TF == 0:
+		case found:
+			at := len(dst)
+			dst = appendPosting(dst, o.op)
+			n++
+			have = false
+			// The same document: the same bytes unless tf or length changed.
+			changed = changed || !bytes.Equal(dst[at:], raw)
+		default:
+			dst = appendPosting(dst, o.op)
+			n++
+			changed = true
+		}
+	}
+	if have {
+		dst = append(dst, raw...)
+		n++
+	}
+	for left > 0 {
+		if err := next(false); err != nil {
+			return fail(err)
+		}
+		dst = append(dst, raw...)
+		n++
+	}
+	if len(block) != 0 {
+		return fail(fmt.Errorf("%w: %d trailing bytes", errCorrupt, len(block)))
+	}
+	var head [binary.MaxVarintLen64]byte
+	h := binary.PutUvarint(head[:], uint64(n))
+	at := start + binary.MaxVarintLen64 - h
+	copy(dst[at:], head[:h])
+	return append(dst[:start], dst[at:]...), n, changed, nil
+}
+
+// unsafeString views b as a string without copying, for comparisons.
+func unsafeString(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(&b[0], len(b))
+}
+
+// appendPosting appends one posting's binary form.
+func appendPosting(dst []byte, p Posting) []byte {
+	dst = binary.AppendUvarint(dst, uint64(len(p.Doc)))
+	dst = append(dst, p.Doc...)
+	dst = binary.AppendUvarint(dst, uint64(p.TF))
+	return binary.AppendUvarint(dst, uint64(p.Length))
+}
+
 // Split divides c into chunks of at most max postings, halving hash ranges at
 // the median hash. The result is a function of c's postings and range only,
 // so a replay splits the same way. A chunk whose postings all share one hash
@@ -212,10 +351,7 @@ func Split(c Chunk, max int) []Chunk {
 func Encode(dst []byte, postings []Posting) []byte {
 	dst = binary.AppendUvarint(dst, uint64(len(postings)))
 	for _, p := range postings {
-		dst = binary.AppendUvarint(dst, uint64(len(p.Doc)))
-		dst = append(dst, p.Doc...)
-		dst = binary.AppendUvarint(dst, uint64(p.TF))
-		dst = binary.AppendUvarint(dst, uint64(p.Length))
+		dst = appendPosting(dst, p)
 	}
 	return dst
 }

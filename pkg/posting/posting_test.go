@@ -1,6 +1,8 @@
 package posting
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -225,6 +227,85 @@ func TestApplyMergeMatchesOneByOne(t *testing.T) {
 		}
 		if gotChanged != wantChanged {
 			t.Fatalf("round %d (%d ops): changed %v, one by one %v", round, len(ops), gotChanged, wantChanged)
+		}
+	}
+}
+
+// ApplyEncoded gives, in binary form, what merging the same ops into the
+// decoded chunk gives: the same postings, count and changed report, on empty
+// and filled chunks, with removals, re-sets and documents not there.
+func TestApplyEncodedMatchesApply(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 10))
+	for round := range 400 {
+		docs := 1 + r.IntN(300)
+		base := full()
+		for d := range docs {
+			if r.IntN(2) == 0 {
+				base.Apply([]Op{{Doc: fmt.Sprintf("d%d", d), TF: uint32(1 + r.IntN(3)), Length: uint32(1 + r.IntN(300))}})
+			}
+		}
+		ops := make([]Op, 1+r.IntN(200))
+		for i := range ops {
+			ops[i] = Op{Doc: fmt.Sprintf("d%d", r.IntN(docs+5))}
+			if r.IntN(3) > 0 {
+				ops[i].TF, ops[i].Length = uint32(1+r.IntN(3)), uint32(1+r.IntN(300))
+			}
+		}
+		if round%7 == 0 {
+			ops = ops[:0] // only ops that change nothing
+			for _, p := range base.Postings {
+				ops = append(ops, p)
+			}
+			ops = append(ops, Op{Doc: "missing"})
+		}
+		if round%7 == 3 && len(base.Postings) > 0 {
+			// Only re-sets, one of them with another term frequency.
+			ops = ops[:0]
+			for _, p := range base.Postings {
+				ops = append(ops, p)
+			}
+			ops[r.IntN(len(ops))].TF += 7
+		}
+		var block []byte
+		if len(base.Postings) > 0 || round%2 == 0 {
+			block = Encode(nil, base.Postings) // else nil: no stored chunk
+		}
+		prefix := []byte("prefix")
+		out, n, changed, err := ApplyEncoded(slices.Clone(prefix), block, ops)
+		if err != nil {
+			t.Fatalf("round %d: %v", round, err)
+		}
+		if !bytes.HasPrefix(out, prefix) {
+			t.Fatalf("round %d: dst's bytes not kept", round)
+		}
+		want := Chunk{Lo: base.Lo, Hi: base.Hi, Postings: slices.Clone(base.Postings)}
+		wantChanged := want.merge(ops)
+		got, err := Decode(nil, out[len(prefix):])
+		if err != nil {
+			t.Fatalf("round %d: the result does not decode: %v", round, err)
+		}
+		if !slices.Equal(got, want.Postings) || n != len(want.Postings) {
+			t.Fatalf("round %d (%d ops): %d postings (n %d), merged %d", round, len(ops), len(got), n, len(want.Postings))
+		}
+		if changed != wantChanged {
+			t.Fatalf("round %d (%d ops): changed %v, merged %v", round, len(ops), changed, wantChanged)
+		}
+		// Applied again, the same ops change nothing.
+		if _, _, again, _ := ApplyEncoded(nil, out[len(prefix):], ops); again {
+			t.Fatalf("round %d: the same ops changed the result again", round)
+		}
+	}
+}
+
+func TestApplyEncodedCorrupt(t *testing.T) {
+	good := Encode(nil, []Posting{{Doc: "a", TF: 1, Length: 2}, {Doc: "b", TF: 1, Length: 2}})
+	for name, b := range map[string][]byte{
+		"count past the block": {200, 1},
+		"cut in a posting":     good[:len(good)-2],
+		"trailing bytes":       append(slices.Clone(good), 0),
+	} {
+		if _, _, _, err := ApplyEncoded(nil, b, []Op{{Doc: "zzz", TF: 1, Length: 1}}); !errors.Is(err, errCorrupt) {
+			t.Errorf("%s: %v, want a corrupt block", name, err)
 		}
 	}
 }
