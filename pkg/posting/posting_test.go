@@ -182,16 +182,23 @@ func TestRandomOpsMatchModel(t *testing.T) {
 // applyMergeMin ops) against applying the same ops one at a time: same
 // postings, same changed report, for ops that add, replace, re-set,
 // remove and remove missing documents, with repeats of a document.
+// randomChunk holds about half of documents d0 … d<docs-1>, with random term
+// frequencies and the given field lengths.
+func randomChunk(r *rand.Rand, docs int, length func() uint32) Chunk {
+	c := full()
+	for d := range docs {
+		if r.IntN(2) == 0 {
+			c.Apply([]Op{{Doc: fmt.Sprintf("d%d", d), TF: uint32(1 + r.IntN(3)), Length: length()}})
+		}
+	}
+	return c
+}
+
 func TestApplyMergeMatchesOneByOne(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 8))
 	for round := range 300 {
 		docs := 5 + r.IntN(300)
-		base := full()
-		for d := range docs {
-			if r.IntN(2) == 0 {
-				base.Apply([]Op{{Doc: fmt.Sprintf("d%d", d), TF: uint32(1 + r.IntN(3)), Length: 10}})
-			}
-		}
+		base := randomChunk(r, docs, func() uint32 { return 10 })
 		n := applyMergeMin + 1 + r.IntN(200)
 		if round%10 == 0 {
 			n = 1 + r.IntN(applyMergeMin) // the one-by-one path, for the changed report on small sets
@@ -238,12 +245,7 @@ func TestApplyEncodedMatchesApply(t *testing.T) {
 	r := rand.New(rand.NewPCG(9, 10))
 	for round := range 400 {
 		docs := 1 + r.IntN(300)
-		base := full()
-		for d := range docs {
-			if r.IntN(2) == 0 {
-				base.Apply([]Op{{Doc: fmt.Sprintf("d%d", d), TF: uint32(1 + r.IntN(3)), Length: uint32(1 + r.IntN(300))}})
-			}
-		}
+		base := randomChunk(r, docs, func() uint32 { return uint32(1 + r.IntN(300)) })
 		ops := make([]Op, 1+r.IntN(200))
 		for i := range ops {
 			ops[i] = Op{Doc: fmt.Sprintf("d%d", r.IntN(docs+5))}
