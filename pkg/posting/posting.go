@@ -16,6 +16,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math/bits"
 	"slices"
 	"strings"
 	"unsafe"
@@ -201,7 +202,13 @@ func ApplyEncoded(dst, block []byte, ops []Op) (out []byte, n int, changed bool,
 	hs := sortOps(ops)
 	// The count goes first but is known last: the body is written after
 	// room for the longest count, which then moves up against the body.
-	dst = slices.Grow(dst, binary.MaxVarintLen64+len(block)+len(ops)*16)
+	// Room for every stored posting and every op as an added posting: the
+	// result is kept (the persister remembers recent blocks), so no guess.
+	room := binary.MaxVarintLen64 + len(block)
+	for _, op := range ops {
+		room += uvarintLen(uint64(len(op.Doc))) + len(op.Doc) + uvarintLen(uint64(op.TF)) + uvarintLen(uint64(op.Length))
+	}
+	dst = slices.Grow(dst, room)
 	dst = dst[:start+binary.MaxVarintLen64]
 	var (
 		doc, raw []byte // the stored posting at the cursor, and its whole encoding
@@ -293,6 +300,9 @@ func ApplyEncoded(dst, block []byte, ops []Op) (out []byte, n int, changed bool,
 	copy(dst[at:], head[:h])
 	return append(dst[:start], dst[at:]...), n, changed, nil
 }
+
+// uvarintLen is the length of x's uvarint encoding.
+func uvarintLen(x uint64) int { return (bits.Len64(x|1) + 6) / 7 }
 
 // unsafeString views b as a string without copying, for comparisons.
 func unsafeString(b []byte) string {

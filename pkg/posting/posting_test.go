@@ -2,6 +2,7 @@ package posting
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
@@ -308,6 +309,14 @@ func TestApplyEncodedCorrupt(t *testing.T) {
 	} {
 		if _, _, _, err := ApplyEncoded(nil, b, []Op{{Doc: "zzz", TF: 1, Length: 1}}); !errors.Is(err, errCorrupt) {
 			t.Errorf("%s: %v, want a corrupt block", name, err)
+		}
+	}
+}
+
+func TestUvarintLen(t *testing.T) {
+	for _, x := range []uint64{0, 1, 127, 128, 16383, 16384, 1<<32 - 1, math.MaxUint64} {
+		if got, want := uvarintLen(x), len(binary.AppendUvarint(nil, x)); got != want {
+			t.Errorf("uvarintLen(%d) = %d, want %d", x, got, want)
 		}
 	}
 }
