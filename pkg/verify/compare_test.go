@@ -278,9 +278,14 @@ func TestCompare(t *testing.T) {
 			name: "posting extra",
 			edit: func(t *testing.T, a *Actual) {
 				a.editChunk(t, red, 0, func(ps []posting.Posting) []posting.Posting {
-					c := posting.Chunk{Lo: 0, Hi: math.MaxUint64, Postings: ps}
-					c.Apply([]posting.Op{{Doc: "1", TF: 1, Length: 2}})
-					return c.Postings
+					b, _, _, err := posting.ApplyEncoded(nil, posting.Encode(nil, ps), []posting.Op{{Doc: "1", TF: 1, Length: 2}})
+					if err == nil {
+						ps, err = posting.Decode(nil, b)
+					}
+					if err != nil {
+						t.Fatal(err)
+					}
+					return ps
 				})
 			},
 			kinds: []string{KindPostingExtra}, diff: `posting extra: b|red|t: doc "1" (tf 1, length 2)`,

@@ -79,7 +79,7 @@ type Config struct {
 	// less per document as its backlog grows. The default values are 2048
 	// and 64 MiB (about 30,000 short documents, each analyzed per field and
 	// for _all; the batch in hand, decoded, merged and planned, takes about
-	// ten times that in memory: a live heap of 620 MB on zipf-100k).
+	// ten times that in memory: a live heap of 550 MB on zipf-100k).
 	BatchEvents, BatchBytes int
 	// Linger is how long the persister keeps collecting events that are
 	// still arriving before it applies them: once a poll returns events,
