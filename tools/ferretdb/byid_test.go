@@ -63,6 +63,30 @@ func TestUpdateByIDs(t *testing.T) {
 		}
 	}
 
+	// _ids that are not strings: an ObjectID and an integer, stored, then
+	// replaced (one of each changed) in one command, then found by value.
+	oid := bson.NewObjectID()
+	oc := client.Database("byid").Collection("other")
+	if _, err := oc.InsertMany(ctx, []any{bson.D{{Key: "_id", Value: oid}, {Key: "v", Value: 1}}, bson.D{{Key: "_id", Value: int32(7)}, {Key: "v", Value: 1}}}); err != nil {
+		t.Fatal(err)
+	}
+	r, err = oc.BulkWrite(ctx, []mongo.WriteModel{
+		mongo.NewReplaceOneModel().SetFilter(bson.D{{Key: "_id", Value: oid}}).SetReplacement(bson.D{{Key: "_id", Value: oid}, {Key: "v", Value: 2}}).SetUpsert(true),
+		mongo.NewReplaceOneModel().SetFilter(bson.D{{Key: "_id", Value: int32(7)}}).SetReplacement(bson.D{{Key: "_id", Value: int32(7)}, {Key: "v", Value: 1}}).SetUpsert(true),
+	}, options.BulkWrite().SetOrdered(false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.MatchedCount != 2 || r.ModifiedCount != 1 || r.UpsertedCount != 0 {
+		t.Errorf("ObjectID and integer _ids: matched %d modified %d upserted %d, want 2 1 0", r.MatchedCount, r.ModifiedCount, r.UpsertedCount)
+	}
+	var od struct {
+		V int32 `bson:"v"`
+	}
+	if err := oc.FindOne(ctx, bson.D{{Key: "_id", Value: oid}}).Decode(&od); err != nil || od.V != 2 {
+		t.Errorf("ObjectID _id after its replacement: v %d (%v), want 2", od.V, err)
+	}
+
 	// Replacements without upsert: 5 of stored documents, 5 of missing ones
 	// (nothing inserted).
 	models = models[:0]

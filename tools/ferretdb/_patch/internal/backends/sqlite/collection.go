@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 
 	sqlite3 "modernc.org/sqlite"
 	sqlite3lib "modernc.org/sqlite/lib"
@@ -102,25 +103,41 @@ func (c *collection) InsertAll(ctx context.Context, params *backends.InsertAllPa
 	db := c.r.DatabaseGetExisting(ctx, c.dbName)
 	meta := c.r.CollectionGet(ctx, c.dbName, c.name)
 
-	err := db.InTransaction(ctx, func(tx *fsql.Tx) error {
-		batchSize := c.r.BatchSize
-		if batchSize < 1 {
-			panic("batch-size should be greater or equal to 1")
+	// Termflow patch: the statements (and the documents' JSON) are built
+	// before the transaction, so a concurrent writer's transaction is not
+	// held up by this command's encoding.
+	batchSize := c.r.BatchSize
+	if batchSize < 1 {
+		panic("batch-size should be greater or equal to 1")
+	}
+
+	type statement struct {
+		q    string
+		args []any
+	}
+
+	var stmts []statement
+
+	for docs := params.Docs; len(docs) > 0; {
+		var batch []*types.Document
+
+		i := min(batchSize, len(docs))
+		batch, docs = docs[:i], docs[i:]
+
+		q, args, err := prepareInsertStatement(meta.TableName, meta.Capped(), batch)
+		if err != nil {
+			return nil, lazyerrors.Error(err)
 		}
 
-		var batch []*types.Document
-		docs := params.Docs
+		stmts = append(stmts, statement{q, args})
+	}
 
-		for len(docs) > 0 {
-			i := min(batchSize, len(docs))
-			batch, docs = docs[:i], docs[i:]
+	unlock := lockWrites(db)
+	defer unlock()
 
-			q, args, err := prepareInsertStatement(meta.TableName, meta.Capped(), batch)
-			if err != nil {
-				return lazyerrors.Error(err)
-			}
-
-			if _, err = tx.ExecContext(ctx, q, args...); err != nil {
+	err := db.InTransaction(ctx, func(tx *fsql.Tx) error {
+		for _, st := range stmts {
+			if _, err := tx.ExecContext(ctx, st.q, st.args...); err != nil {
 				var se *sqlite3.Error
 				if errors.As(err, &se) && se.Code() == sqlite3lib.SQLITE_CONSTRAINT_UNIQUE {
 					return backends.NewError(backends.ErrorCodeInsertDuplicateID, err)
@@ -597,59 +614,94 @@ func upsertAll(ctx context.Context, db *fsql.DB, table string, params *backends.
 		return res, nil
 	}
 
-	update := fmt.Sprintf(`UPDATE %q SET %s = ? WHERE %s = ? AND %s IS NOT ?`,
-		table, metadata.DefaultColumn, metadata.IDColumn, metadata.DefaultColumn)
 	exists := fmt.Sprintf(`SELECT 1 FROM %q WHERE %s = ?`, table, metadata.IDColumn)
 	insert := fmt.Sprintf(`INSERT INTO %q (%s) VALUES (?)`, table, metadata.DefaultColumn)
 
+	docs := make([]string, len(params.Docs))
+	ids := make([]string, len(params.Docs))
+
+	for i, doc := range params.Docs {
+		b, err := sjson.Marshal(doc)
+		if err != nil {
+			return nil, lazyerrors.Error(err)
+		}
+
+		id, _ := doc.Get("_id")
+		must.NotBeZero(id)
+
+		docs[i] = string(b)
+		ids[i] = string(must.NotFail(sjson.MarshalSingleValue(id)))
+	}
+
+	unlock := lockWrites(db)
+	defer unlock()
+
 	err := db.InTransaction(ctx, func(tx *fsql.Tx) error {
-		for i, doc := range params.Docs {
-			b, err := sjson.Marshal(doc)
+		changed := make(map[string]struct{}, upsertStep)
+
+		for first := 0; first < len(docs); first += upsertStep {
+			last := min(first+upsertStep, len(docs))
+			q, args := upsertStatement(table, ids[first:last], docs[first:last])
+
+			rows, err := tx.QueryContext(ctx, q, args...)
 			if err != nil {
 				return lazyerrors.Error(err)
 			}
 
-			id, _ := doc.Get("_id")
-			must.NotBeZero(id)
+			clear(changed)
 
-			arg := string(must.NotFail(sjson.MarshalSingleValue(id)))
-
-			r, err := tx.ExecContext(ctx, update, string(b), arg, string(b))
-			if err != nil {
-				return lazyerrors.Error(err)
-			}
-
-			if ra, _ := r.RowsAffected(); ra > 0 {
-				res.Outcomes[i] = backends.UpdateReplaced
-				res.Updated += int32(ra)
-
-				continue
-			}
-
-			var one int
-			err = tx.QueryRowContext(ctx, exists, arg).Scan(&one)
-
-			switch {
-			case err == nil:
-				res.Outcomes[i] = backends.UpdateUnchanged
-				continue
-			case !errors.Is(err, sql.ErrNoRows):
-				return lazyerrors.Error(err)
-			case i >= len(params.Upsert) || !params.Upsert[i]:
-				res.Outcomes[i] = backends.UpdateMissing
-				continue
-			}
-
-			if _, err = tx.ExecContext(ctx, insert, string(b)); err != nil {
-				var se *sqlite3.Error
-				if errors.As(err, &se) && se.Code() == sqlite3lib.SQLITE_CONSTRAINT_UNIQUE {
-					return backends.NewError(backends.ErrorCodeInsertDuplicateID, err)
+			for rows.Next() {
+				var id string
+				if err = rows.Scan(&id); err != nil {
+					_ = rows.Close()
+					return lazyerrors.Error(err)
 				}
 
+				changed[id] = struct{}{}
+			}
+
+			if err = rows.Err(); err != nil {
+				_ = rows.Close()
 				return lazyerrors.Error(err)
 			}
 
-			res.Outcomes[i] = backends.UpdateInserted
+			if err = rows.Close(); err != nil {
+				return lazyerrors.Error(err)
+			}
+
+			for i := first; i < last; i++ {
+				if _, ok := changed[ids[i]]; ok {
+					res.Outcomes[i] = backends.UpdateReplaced
+					res.Updated++
+
+					continue
+				}
+
+				var one int
+				err = tx.QueryRowContext(ctx, exists, ids[i]).Scan(&one)
+
+				switch {
+				case err == nil:
+					res.Outcomes[i] = backends.UpdateUnchanged
+					continue
+				case !errors.Is(err, sql.ErrNoRows):
+					return lazyerrors.Error(err)
+				case i >= len(params.Upsert) || !params.Upsert[i]:
+					res.Outcomes[i] = backends.UpdateMissing
+					continue
+				}
+
+				if _, err = tx.ExecContext(ctx, insert, docs[i]); err != nil {
+					var se *sqlite3.Error
+					if errors.As(err, &se) && se.Code() == sqlite3lib.SQLITE_CONSTRAINT_UNIQUE {
+						return backends.NewError(backends.ErrorCodeInsertDuplicateID, err)
+					}
+
+					return lazyerrors.Error(err)
+				}
+
+				res.Outcomes[i] = backends.UpdateInserted
+			}
 		}
 
 		return nil
@@ -659,4 +711,50 @@ func upsertAll(ctx context.Context, db *fsql.DB, table string, params *backends.
 	}
 
 	return res, nil
+}
+
+// upsertStep is how many documents one UPDATE statement of upsertAll
+// replaces.
+const upsertStep = 200
+
+// upsertStatement is one UPDATE of the documents whose _id (as the _id
+// index stores it) and new JSON are given, distinct _ids, changing only
+// documents that differ and returning the _id of each changed one.
+func upsertStatement(table string, ids, docs []string) (string, []any) {
+	var b strings.Builder
+
+	fmt.Fprintf(&b, `UPDATE %q SET %s = v.column2 FROM (VALUES `, table, metadata.DefaultColumn)
+
+	args := make([]any, 0, 2*len(ids))
+
+	for i := range ids {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+
+		b.WriteString("(?, ?)")
+
+		args = append(args, ids[i], docs[i])
+	}
+
+	fmt.Fprintf(&b, `) AS v WHERE %s = v.column1 AND %s IS NOT v.column2 RETURNING %s`,
+		metadata.IDColumn, metadata.DefaultColumn, metadata.IDColumn)
+
+	return b.String(), args
+}
+
+// writeLocks holds a mutex per database (*fsql.DB) that InsertAll and
+// upsertAll hold around their write transactions (Termflow patch): SQLite
+// takes one writer at a time and makes the others wait in its busy
+// handler, which sleeps 1 to 100 ms between tries; with the mutex the
+// next command's transaction starts as soon as the last one ends.
+var writeLocks sync.Map
+
+// lockWrites locks db's write mutex and returns its unlock.
+func lockWrites(db *fsql.DB) func() {
+	m, _ := writeLocks.LoadOrStore(db, new(sync.Mutex))
+	mu := m.(*sync.Mutex)
+	mu.Lock()
+
+	return mu.Unlock
 }
