@@ -193,14 +193,20 @@ func TestApplyCrashAtEveryWrite(t *testing.T) {
 	// Every attempt at an event crashes one write later than the one
 	// before, until an attempt gets through: each write position of each
 	// event, including the writes of the recovery itself, is crashed once.
-	// "parts" is "restart" with journals split into many documents.
-	for _, mode := range []string{"restart", "retry", "mixed", "parts"} {
+	// "parts" is "restart" with journals split into many documents;
+	// "steps" is "restart" with write commands of two documents, two in
+	// flight at once, so a crash fails one command while another
+	// completes.
+	for _, mode := range []string{"restart", "retry", "mixed", "parts", "steps"} {
 		t.Run("mode="+mode, func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(7, 0))
 			s := openTestStore(t)
 			s.maxChunk = crashChunk
 			if mode == "parts" {
 				s.journalPartMax = 1500
+			}
+			if mode == "steps" {
+				s.writeStep = 2
 			}
 			name := s.db.Name()
 			crashes := 0
@@ -242,7 +248,7 @@ func TestApplyCrashAtEveryWrite(t *testing.T) {
 				}
 				crashes++
 				writes, crashAt = 0, crashAt+1
-				if mode == "restart" || mode == "parts" || mode == "mixed" && rng.IntN(2) == 0 {
+				if mode == "restart" || mode == "parts" || mode == "steps" || mode == "mixed" && rng.IntN(2) == 0 {
 					// Restart: a new store and the stored checkpoint; Kafka
 					// redelivers from the last committed event (which may
 					// be older than the checkpoint).
@@ -251,7 +257,7 @@ func TestApplyCrashAtEveryWrite(t *testing.T) {
 						t.Fatal(err)
 					}
 					t.Cleanup(func() { _ = s2.Close(context.Background()) })
-					s2.writeHook, s2.maxChunk, s2.journalPartMax = hook, crashChunk, s.journalPartMax
+					s2.writeHook, s2.maxChunk, s2.journalPartMax, s2.writeStep = hook, crashChunk, s.journalPartMax, s.writeStep
 					s = s2
 					if cp, err = s.LoadCheckpoint(ctx); err != nil {
 						t.Fatal(err)

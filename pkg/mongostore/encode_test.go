@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -36,7 +38,7 @@ func TestEncodeAheadSteps(t *testing.T) {
 				docs[i] = bson.D{{Key: "_id", Value: ids[i]}, {Key: "p", Value: strings.Repeat("x", tc.pad)}}
 			}
 			next, steps := 0, 0
-			err := encodeAhead(context.Background(), docs, ids, func(ds []any, is []string) error {
+			err := encodeAhead(context.Background(), docs, ids, 0, 1, func(ds []any, is []string) error {
 				steps++
 				if len(ds) == 0 || len(ds) != len(is) || len(ds) > stepDocs {
 					t.Fatalf("step %d: %d documents, %d ids", steps, len(ds), len(is))
@@ -82,7 +84,7 @@ func TestEncodeAheadErrors(t *testing.T) {
 	boom := errors.New("boom")
 	done := make(chan error, 1)
 	go func() {
-		done <- encodeAhead(context.Background(), docs, ids, func([]any, []string) error { return boom })
+		done <- encodeAhead(context.Background(), docs, ids, 0, 1, func([]any, []string) error { return boom })
 	}()
 	select {
 	case err := <-done:
@@ -96,11 +98,96 @@ func TestEncodeAheadErrors(t *testing.T) {
 	bad := append(append([]any(nil), docs[:stepDocs]...), bson.D{{Key: "_id", Value: "bad"}, {Key: "c", Value: make(chan int)}})
 	badIDs := append(append([]string(nil), ids[:stepDocs]...), "bad")
 	sent := 0
-	err := encodeAhead(context.Background(), bad, badIDs, func(ds []any, _ []string) error { sent += len(ds); return nil })
+	err := encodeAhead(context.Background(), bad, badIDs, 0, 1, func(ds []any, _ []string) error { sent += len(ds); return nil })
 	if err == nil || !strings.Contains(err.Error(), `"bad"`) {
 		t.Fatalf("err = %v, want an encoding error naming the document", err)
 	}
 	if sent != stepDocs {
 		t.Fatalf("%d documents sent before the bad one, want %d", sent, stepDocs)
+	}
+}
+
+// TestEncodeAheadInFlight checks encodeAhead with two sends in flight: they
+// do overlap, every document is sent once, and after a failed send no
+// further step goes out and encodeAhead returns the error only once the
+// other send in flight has returned.
+func TestEncodeAheadInFlight(t *testing.T) {
+	docs := make([]any, 6*stepDocs)
+	ids := make([]string, len(docs))
+	for i := range docs {
+		ids[i] = fmt.Sprintf("d%06d", i)
+		docs[i] = bson.D{{Key: "_id", Value: ids[i]}}
+	}
+
+	var mu sync.Mutex
+	seen := map[string]int{}
+	running, most := 0, 0
+	both := make(chan struct{})
+	err := encodeAhead(context.Background(), docs, ids, 0, 2, func(ds []any, is []string) error {
+		mu.Lock()
+		running++
+		most = max(most, running)
+		if running == 2 {
+			select {
+			case <-both:
+			default:
+				close(both)
+			}
+		}
+		for _, id := range is {
+			seen[id]++
+		}
+		mu.Unlock()
+		select { // the first sends wait for a second one to start
+		case <-both:
+		case <-time.After(2 * time.Second):
+		}
+		mu.Lock()
+		running--
+		mu.Unlock()
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if most != 2 {
+		t.Errorf("at most %d sends ran at once, want 2", most)
+	}
+	if len(seen) != len(ids) {
+		t.Errorf("%d distinct documents sent, want %d", len(seen), len(ids))
+	}
+	for id, n := range seen {
+		if n != 1 {
+			t.Fatalf("%s sent %d times", id, n)
+		}
+	}
+
+	boom := errors.New("boom")
+	var sends atomic.Int32
+	var otherDone atomic.Bool
+	second := make(chan struct{})
+	err = encodeAhead(context.Background(), docs, ids, 0, 2, func([]any, []string) error {
+		switch sends.Add(1) {
+		case 1:
+			select { // until the second send has started
+			case <-second:
+			case <-time.After(10 * time.Second):
+			}
+			return boom
+		case 2:
+			close(second)
+			time.Sleep(50 * time.Millisecond)
+			otherDone.Store(true)
+		}
+		return nil
+	})
+	if !errors.Is(err, boom) {
+		t.Fatalf("err = %v, want the failed send's error", err)
+	}
+	if !otherDone.Load() {
+		t.Error("encodeAhead returned before the other send in flight did")
+	}
+	if n := sends.Load(); n != 2 {
+		t.Errorf("%d sends, want 2 (none after the failure)", n)
 	}
 }

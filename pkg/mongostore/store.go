@@ -55,6 +55,10 @@ type Store struct {
 	maxChunk int
 	// journalPartMax is journalPartBytes; tests lower it to split journals.
 	journalPartMax int
+	// writeStep is the most documents a write command carries (0:
+	// stepDocs); tests lower it so a batch's writes take several commands
+	// in flight at once.
+	writeStep int
 	// writeHook, when set (tests), runs before every write and fails it by
 	// returning an error: a crash at that point.
 	writeHook func() error
