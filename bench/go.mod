@@ -15,6 +15,7 @@ require (
 )
 
 require (
+	github.com/bits-and-blooms/bloom/v3 v3.7.1 // indirect
 	github.com/mitchellh/colorstring v0.0.0-20190213212951-d06e56a500db // indirect
 	github.com/rivo/uniseg v0.4.7 // indirect
 	github.com/twmb/franz-go/plugin/kprom v1.5.0 // indirect

@@ -13,14 +13,25 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/termflow/termflow/bench/corpus"
 	"github.com/termflow/termflow/pkg/mongostore"
 	"github.com/termflow/termflow/pkg/posting"
 )
 
-// DefaultMongoBatches are the insertMany batch sizes Mongo tries.
-var DefaultMongoBatches = []int{100, 1000, 10000}
+// MongoShape is how a trial writes: insertMany calls of BatchSize
+// documents, InFlight of them at once.
+type MongoShape struct {
+	BatchSize int
+	InFlight  int
+}
+
+// DefaultMongoShapes are the shapes Mongo tries: one call at a time of
+// 100, 1000 and 10,000 documents, and two at a time of the larger sizes
+// (the persister keeps two write commands in flight, so its rate is
+// compared with the server's best at that too).
+var DefaultMongoShapes = []MongoShape{{100, 1}, {1000, 1}, {10000, 1}, {1000, 2}, {10000, 2}}
 
 // MongoWrite is one kind of MongoDB document written with unordered
 // insertMany. Bytes are the documents' BSON sizes.
@@ -34,9 +45,10 @@ type MongoWrite struct {
 	Requests int `json:"requests"`
 }
 
-// MongoTrial writes everything once with one insertMany batch size.
+// MongoTrial writes everything once with one shape of insertMany calls.
 type MongoTrial struct {
 	BatchSize int        `json:"batch_size"`
+	InFlight  int        `json:"in_flight"` // calls at once (0 in results of earlier versions: 1)
 	Chunks    MongoWrite `json:"chunks"`
 	Heads     MongoWrite `json:"heads"`
 	Documents MongoWrite `json:"documents"`
@@ -55,28 +67,28 @@ type MongoResult struct {
 	Docs     int    `json:"docs"`
 	Database string `json:"database"`
 	MaxChunk int    `json:"max_chunk"`
-	// Trials, one per batch size; each starts from a fresh database with
+	// Trials, one per shape; each starts from a fresh database with
 	// the persister's indexes (made by mongostore.Open).
 	Trials []MongoTrial `json:"trials"`
 	// Best is the trial with the highest combined rate.
 	Best MongoTrial `json:"best"`
 }
 
-// Mongo is MongoBatches with DefaultMongoBatches.
+// Mongo is MongoBatches with DefaultMongoShapes.
 func Mongo(ctx context.Context, uri, database string, c corpus.Corpus, n int) (MongoResult, error) {
-	return MongoBatches(ctx, uri, database, c, n, DefaultMongoBatches)
+	return MongoBatches(ctx, uri, database, c, n, DefaultMongoShapes)
 }
 
 // MongoBatches builds the chunk, term-head and document bodies the persister
-// stores for the first n documents of c (n <= 0: all), then, per batch size,
+// stores for the first n documents of c (n <= 0: all), then, per shape,
 // writes them into database (dropped before and after) with unordered
-// insertMany calls of that many documents, timing each kind separately.
+// insertMany calls of that shape, timing each kind separately.
 // The documents are BSON-encoded before the timer starts.
-func MongoBatches(ctx context.Context, uri, database string, c corpus.Corpus, n int, batchSizes []int) (MongoResult, error) {
+func MongoBatches(ctx context.Context, uri, database string, c corpus.Corpus, n int, shapes []MongoShape) (MongoResult, error) {
 	n = limit(c, n)
 	res := MongoResult{Corpus: c.Name(), Docs: n, Database: database, MaxChunk: posting.MaxChunk}
-	if len(batchSizes) == 0 {
-		return res, fmt.Errorf("no batch sizes")
+	if len(shapes) == 0 {
+		return res, fmt.Errorf("no trial shapes")
 	}
 	// Every trial drops the database after it: it must be this run's own.
 	if err := checkNoDatabase(ctx, uri, database); err != nil {
@@ -86,13 +98,13 @@ func MongoBatches(ctx context.Context, uri, database string, c corpus.Corpus, n 
 	if err != nil {
 		return res, err
 	}
-	for _, size := range batchSizes {
-		if size < 1 {
-			return res, fmt.Errorf("batch size %d: want at least 1", size)
+	for _, sh := range shapes {
+		if sh.BatchSize < 1 || sh.InFlight < 1 {
+			return res, fmt.Errorf("batch size %d, %d in flight: want at least 1 of each", sh.BatchSize, sh.InFlight)
 		}
-		t, err := mongoTrial(ctx, uri, database, set, size)
+		t, err := mongoTrial(ctx, uri, database, set, sh)
 		if err != nil {
-			return res, fmt.Errorf("batch size %d: %w", size, err)
+			return res, fmt.Errorf("batch size %d, %d in flight: %w", sh.BatchSize, sh.InFlight, err)
 		}
 		res.Trials = append(res.Trials, t)
 	}
@@ -102,11 +114,11 @@ func MongoBatches(ctx context.Context, uri, database string, c corpus.Corpus, n 
 	return res, nil
 }
 
-func mongoTrial(ctx context.Context, uri, database string, set *mongoSet, size int) (t MongoTrial, err error) {
+func mongoTrial(ctx context.Context, uri, database string, set *mongoSet, sh MongoShape) (t MongoTrial, err error) {
 	// mongostore.Open makes the persister's indexes.
 	s, err := mongostore.Open(ctx, uri, database, zerolog.Nop())
 	if err != nil {
-		return MongoTrial{BatchSize: size}, err
+		return MongoTrial{BatchSize: sh.BatchSize, InFlight: sh.InFlight}, err
 	}
 	defer func() {
 		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
@@ -116,15 +128,15 @@ func mongoTrial(ctx context.Context, uri, database string, set *mongoSet, size i
 		}
 		_ = s.Close(dctx)
 	}()
-	t, err = writeSet(ctx, s.Database(), set, size)
+	t, err = writeSet(ctx, s.Database(), set, sh)
 	t.CorpusDocsPerSec = rate(int64(len(set.docs)), t.Combined.Seconds)
 	return t, err
 }
 
-// writeSet inserts set into db with insertMany calls of size documents and
+// writeSet inserts set into db with insertMany calls of shape sh and
 // checks that each collection holds what was inserted.
-func writeSet(ctx context.Context, db *mongo.Database, set *mongoSet, size int) (MongoTrial, error) {
-	t := MongoTrial{BatchSize: size}
+func writeSet(ctx context.Context, db *mongo.Database, set *mongoSet, sh MongoShape) (MongoTrial, error) {
+	t := MongoTrial{BatchSize: sh.BatchSize, InFlight: sh.InFlight}
 	kinds := []struct {
 		coll     string
 		docs     []bson.Raw
@@ -139,7 +151,7 @@ func writeSet(ctx context.Context, db *mongo.Database, set *mongoSet, size int) 
 	for _, k := range kinds {
 		c := db.Collection(k.coll)
 		start := time.Now()
-		reqs, err := insertAll(ctx, c, k.docs, size)
+		reqs, err := insertAll(ctx, c, k.docs, sh)
 		if err != nil {
 			return t, err
 		}
@@ -165,18 +177,25 @@ func mongoWrite(docs int, bytes, postings int64, reqs int, d time.Duration) Mong
 	return w
 }
 
-// insertAll inserts docs with unordered insertMany calls of size documents.
-func insertAll(ctx context.Context, c *mongo.Collection, docs []bson.Raw, size int) (int, error) {
+// insertAll inserts docs with unordered insertMany calls of sh.BatchSize
+// documents, sh.InFlight at once, and returns the number of calls.
+func insertAll(ctx context.Context, c *mongo.Collection, docs []bson.Raw, sh MongoShape) (int, error) {
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(max(sh.InFlight, 1))
 	reqs := 0
 	for len(docs) > 0 {
-		k := min(size, len(docs))
-		if _, err := c.InsertMany(ctx, docs[:k], options.InsertMany().SetOrdered(false)); err != nil {
-			return reqs, fmt.Errorf("insert %s: %w", c.Name(), err)
-		}
+		k := min(sh.BatchSize, len(docs))
+		part := docs[:k]
+		g.Go(func() error {
+			if _, err := c.InsertMany(gctx, part, options.InsertMany().SetOrdered(false)); err != nil {
+				return fmt.Errorf("insert %s: %w", c.Name(), err)
+			}
+			return nil
+		})
 		reqs++
 		docs = docs[k:]
 	}
-	return reqs, nil
+	return reqs, g.Wait()
 }
 
 func rawBytes(docs []bson.Raw) int64 {

@@ -126,7 +126,7 @@ func TestMongoIntegration(t *testing.T) {
 	defer cancel()
 	c := newFake(60)
 	database := strings.ReplaceAll(unique("h2_stages_mongo"), "-", "_")
-	r, err := MongoBatches(ctx, uri, database, c, 0, []int{7, 1000})
+	r, err := MongoBatches(ctx, uri, database, c, 0, []MongoShape{{7, 1}, {1000, 1}, {7, 2}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,7 +135,8 @@ func TestMongoIntegration(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(r.Trials) != 2 || r.Trials[0].BatchSize != 7 || r.Trials[1].BatchSize != 1000 {
+	if len(r.Trials) != 3 || r.Trials[0].BatchSize != 7 || r.Trials[1].BatchSize != 1000 || r.Trials[2].BatchSize != 7 ||
+		r.Trials[0].InFlight != 1 || r.Trials[2].InFlight != 2 {
 		t.Fatalf("trials %+v", r.Trials)
 	}
 	for _, tr := range r.Trials {
@@ -149,8 +150,8 @@ func TestMongoIntegration(t *testing.T) {
 			t.Fatalf("trial %d: %d requests (want %d), %.0f corpus docs/s", tr.BatchSize, tr.Combined.Requests, wantReqs, tr.CorpusDocsPerSec)
 		}
 	}
-	if !slices.ContainsFunc(r.Trials, func(tr MongoTrial) bool { return tr.BatchSize == r.Best.BatchSize }) {
-		t.Fatalf("best trial %d is none of the trials", r.Best.BatchSize)
+	if !slices.ContainsFunc(r.Trials, func(tr MongoTrial) bool { return tr == r.Best }) {
+		t.Fatalf("best trial %+v is none of the trials", r.Best)
 	}
 	// The database was dropped.
 	if err := checkNoDatabase(ctx, uri, database); err != nil {
@@ -166,7 +167,7 @@ func TestMongoIntegration(t *testing.T) {
 	if _, err := s.Database().Collection("keep").InsertOne(ctx, bson.D{{Key: "_id", Value: 1}}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := MongoBatches(ctx, uri, database, c, 5, []int{10}); err == nil || !strings.Contains(err.Error(), "exists already") {
+	if _, err := MongoBatches(ctx, uri, database, c, 5, []MongoShape{{10, 1}}); err == nil || !strings.Contains(err.Error(), "exists already") {
 		t.Fatalf("MongoBatches on an existing database: %v, want an error", err)
 	}
 	if n, err := s.Database().Collection("keep").CountDocuments(ctx, bson.D{}); err != nil || n != 1 {
@@ -194,7 +195,7 @@ func TestMongoLayoutIsMongostores(t *testing.T) {
 	}
 	defer s.Close(context.Background())
 	defer s.Database().Drop(context.Background())
-	if _, err := writeSet(ctx, s.Database(), set, 1000); err != nil {
+	if _, err := writeSet(ctx, s.Database(), set, MongoShape{BatchSize: 3, InFlight: 2}); err != nil {
 		t.Fatal(err)
 	}
 	ps, sizes, err := s.Postings(ctx, Index, "body", "common")

@@ -209,7 +209,7 @@ func run(ctx context.Context, o options) error {
 		}
 		os.RemoveAll(pdir)
 		logf("stage limits on %s: MongoDB bulk writes", c.label)
-		if sr.Mongo, err = stages.MongoBatches(ctx, o.mongoURI, fmt.Sprintf("benchlimit%s%d", stamp[9:15], len(r.Stages)), c, c.Len(), mongoBatches); err != nil {
+		if sr.Mongo, err = stages.MongoBatches(ctx, o.mongoURI, fmt.Sprintf("benchlimit%s%d", stamp[9:15], len(r.Stages)), c, c.Len(), mongoShapes); err != nil {
 			return fmt.Errorf("mongodb limit: %w", err)
 		}
 		r.Stages = append(r.Stages, sr)
@@ -304,9 +304,10 @@ func run(ctx context.Context, o options) error {
 	return nil
 }
 
-// mongoBatches are the insertMany batch sizes of the MongoDB limit; the
-// best counts (the persister writes up to a poll's worth at once).
-var mongoBatches = []int{1000, 10000}
+// mongoShapes are the insertMany batch sizes and calls in flight of the
+// MongoDB limit; the best counts (the persister writes commands of up to
+// 10,000 documents, two in flight).
+var mongoShapes = []stages.MongoShape{{BatchSize: 1000, InFlight: 1}, {BatchSize: 10000, InFlight: 1}, {BatchSize: 10000, InFlight: 2}}
 
 func short(n int) string {
 	switch {

@@ -278,7 +278,7 @@ func (r *Result) markdown(jsonPath, plotPath, profDir string) string {
 	}
 	b.WriteString(ct.Markdown() + "\n")
 
-	b.WriteString("**Stage limits** (docs/s of the same documents; analysis on one goroutine; Kafka produce and consume at once; Pebble synced batches of 1000 documents; MongoDB unordered insertMany of the final chunks, term heads and documents, best batch size)\n\n")
+	b.WriteString("**Stage limits** (docs/s of the same documents; analysis on one goroutine; Kafka produce and consume at once; Pebble synced batches of 1000 documents; MongoDB unordered insertMany of the final chunks, term heads and documents, best batch size × calls in flight)\n\n")
 	st := report.Table{Header: []string{"corpus", " analysis", " Kafka produce", " Kafka consume", " Kafka both", " Pebble", " MongoDB (all)", " MongoDB chunks/s", "Mongo batch"}}
 	for _, s := range r.Stages {
 		mongoDPS := 0.0
@@ -287,7 +287,7 @@ func (r *Result) markdown(jsonPath, plotPath, profDir string) string {
 		}
 		st.Add(s.Corpus, report.Num(s.Analysis.DocsPerSec), report.Num(s.Kafka.Produce.DocsPerSec), report.Num(s.Kafka.Consume.DocsPerSec),
 			report.Num(s.Kafka.Together.DocsPerSec), report.Num(s.Pebble.DocsPerSec), report.Num(mongoDPS),
-			report.Num(s.Mongo.Best.Chunks.DocsPerSec), fmt.Sprint(s.Mongo.Best.BatchSize))
+			report.Num(s.Mongo.Best.Chunks.DocsPerSec), mongoShape(s.Mongo.Best))
 	}
 	b.WriteString(st.Markdown() + "\n")
 
@@ -357,4 +357,9 @@ func appendDoc(path, section string) error {
 		return fmt.Errorf("docs: %w", err)
 	}
 	return report.AppendSection(path, section)
+}
+
+// mongoShape is a MongoDB limit trial's batch size and calls in flight.
+func mongoShape(t stages.MongoTrial) string {
+	return fmt.Sprintf("%d × %d", t.BatchSize, max(t.InFlight, 1))
 }
