@@ -230,13 +230,11 @@ type (
 		Hi int64 `bson:"hi"`
 		N  int64 `bson:"n"`
 	}
-	benchHead struct {
+	benchHead struct { // as stored: no field or term, no chunk list when inline
 		ID     string           `bson:"_id"`
 		Index  string           `bson:"index"`
-		Field  string           `bson:"field"`
-		Term   string           `bson:"term"`
 		N      int64            `bson:"n"`
-		Chunks []benchChunkMeta `bson:"chunks"`
+		Chunks []benchChunkMeta `bson:"chunks,omitempty"`
 		P      []byte           `bson:"p,omitempty"`
 	}
 	benchStored struct {
@@ -263,8 +261,8 @@ func persistedDocuments(c corpus.Corpus, n, maxChunk int) (*mongoSet, error) {
 		p posting.Posting
 	}
 	type termAcc struct {
-		key, field, term string
-		ps               []hashed
+		key string
+		ps  []hashed
 	}
 	terms := map[string]*termAcc{}
 	var order []*termAcc
@@ -282,7 +280,7 @@ func persistedDocuments(c corpus.Corpus, n, maxChunk int) (*mongoSet, error) {
 				k := mongostore.TermKey(Index, f.Name, term)
 				t := terms[k]
 				if t == nil {
-					t = &termAcc{key: k, field: f.Name, term: term}
+					t = &termAcc{key: k}
 					terms[k] = t
 					order = append(order, t)
 				}
@@ -310,10 +308,9 @@ func persistedDocuments(c corpus.Corpus, n, maxChunk int) (*mongoSet, error) {
 		}
 		t.ps = nil
 		parts := posting.Split(posting.Chunk{Lo: 0, Hi: math.MaxUint64, Postings: ps}, maxChunk)
-		head := benchHead{ID: t.key, Index: Index, Field: t.field, Term: t.term, N: int64(len(ps))}
+		head := benchHead{ID: t.key, Index: Index, N: int64(len(ps))}
 		if len(parts) == 1 {
 			// A term of one chunk keeps its postings in its head.
-			head.Chunks = []benchChunkMeta{{Lo: 0, Hi: -1, N: head.N}}
 			head.P = posting.Encode(nil, ps)
 			parts = nil
 		}

@@ -360,8 +360,8 @@ func logicalChunks(t *testing.T, heads, chunks []bson.M) []bson.M {
 	}
 	for _, h := range heads {
 		if p, ok := h["p"]; ok {
-			if cs, _ := h["chunks"].(bson.A); len(cs) != 1 {
-				t.Errorf("head %v has inline postings and %d chunks", h["_id"], len(cs))
+			if cs, ok := h["chunks"]; ok { // implied by the postings, not stored
+				t.Errorf("head %v has inline postings and stores chunks %v", h["_id"], cs)
 			}
 			add(h["_id"].(string), h["_id"], p)
 		}

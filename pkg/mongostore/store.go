@@ -17,6 +17,7 @@ package mongostore
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -120,6 +121,17 @@ func (s *Store) Database() *mongo.Database { return s.db }
 // TermKey is the key of a term's head document and the prefix of its chunks.
 func TermKey(index, field, term string) string { return index + "|" + term + "|" + field }
 
+// SplitTermKey is the inverse of TermKey. Index names and terms never
+// contain "|"; a field name may, so it is the rest of the key.
+func SplitTermKey(key string) (index, term, field string, ok bool) {
+	index, rest, ok := strings.Cut(key, "|")
+	if !ok {
+		return "", "", "", false
+	}
+	term, field, ok = strings.Cut(rest, "|")
+	return index, term, field, ok
+}
+
 func chunkID(tk string, lo, hi uint64) string { return fmt.Sprintf("%s#%016x-%016x", tk, lo, hi) }
 
 // headDoc is a term's head document. A term whose postings fit in one
@@ -128,14 +140,65 @@ func chunkID(tk string, lo, hi uint64) string { return fmt.Sprintf("%s#%016x-%01
 // it. Its Chunks then has the one whole-range entry and no chunk document
 // exists. A term that outgrows one chunk moves its postings to chunk
 // documents (P empty) and stays that way.
+//
+// In memory a head has every field; stored (MarshalBSON), it leaves out
+// what its other fields say: the field and the term, which its _id holds,
+// and an inline term's one whole-range chunk, which its postings imply.
+// Most heads are inline terms of the long tail, and the server's cost of a
+// head grows with its fields: on the project's FerretDB the slim head is a
+// third cheaper to insert or replace (docs/design.md). UnmarshalBSON fills
+// them in again, and reads the full heads of earlier versions as they are.
 type headDoc struct {
+	ID     string
+	Index  string
+	Field  string
+	Term   string
+	N      int64
+	Chunks []chunkMeta
+	P      []byte
+}
+
+// headWire is a head as stored (see headDoc).
+type headWire struct {
 	ID     string      `bson:"_id"`
 	Index  string      `bson:"index"`
-	Field  string      `bson:"field"`
-	Term   string      `bson:"term"`
+	Field  string      `bson:"field,omitempty"` // heads of earlier versions
+	Term   string      `bson:"term,omitempty"`  // heads of earlier versions
 	N      int64       `bson:"n"`
-	Chunks []chunkMeta `bson:"chunks"`
+	Chunks []chunkMeta `bson:"chunks,omitempty"` // none for an inline term
 	P      []byte      `bson:"p,omitempty"`
+}
+
+// MarshalBSON stores h without its field, term and (inline) chunk.
+func (h headDoc) MarshalBSON() ([]byte, error) {
+	w := headWire{ID: h.ID, Index: h.Index, N: h.N, P: h.P}
+	if !h.inline() {
+		w.Chunks = h.Chunks
+	}
+	return bson.Marshal(w)
+}
+
+// UnmarshalBSON reads a stored head, slim or full.
+func (h *headDoc) UnmarshalBSON(b []byte) error {
+	var w headWire
+	if err := bson.Unmarshal(b, &w); err != nil {
+		return err
+	}
+	*h = headDoc{ID: w.ID, Index: w.Index, Field: w.Field, Term: w.Term, N: w.N, Chunks: w.Chunks, P: w.P}
+	if h.Field == "" && h.Term == "" {
+		index, term, field, ok := SplitTermKey(w.ID)
+		if !ok {
+			return fmt.Errorf("term head %q: not a term key", w.ID)
+		}
+		h.Term, h.Field = term, field
+		if h.Index == "" {
+			h.Index = index
+		}
+	}
+	if h.inline() && len(h.Chunks) == 0 {
+		h.Chunks = []chunkMeta{{Lo: 0, Hi: -1, N: h.N}}
+	}
+	return nil
 }
 
 // inline reports whether the head holds its postings itself.

@@ -31,17 +31,32 @@ type Document struct {
 	Offset int64  `bson:"o"`
 }
 
-// Head is a term's head: {_id: term key, index, field, term, n, chunks, p}.
-// A term of one chunk holds its postings inline (P) and has no chunk
-// document.
+// Head is a term's head: {_id: term key, index, n, chunks, p}. A term of
+// one chunk holds its postings inline (P) and has no chunk document. Heads
+// are stored without their field and term (the _id holds them) and, when
+// inline, without their one whole-range chunk; ReadMongo fills them in
+// (heads of earlier versions store them).
 type Head struct {
 	ID     string     `bson:"_id"`
 	Index  string     `bson:"index"`
-	Field  string     `bson:"field"`
-	Term   string     `bson:"term"`
+	Field  string     `bson:"field,omitempty"`
+	Term   string     `bson:"term,omitempty"`
 	N      int64      `bson:"n"`
-	Chunks []ChunkRef `bson:"chunks"`
+	Chunks []ChunkRef `bson:"chunks,omitempty"`
 	P      []byte     `bson:"p,omitempty"` // posting.Encode block of an inline term
+}
+
+// fill sets what a stored head leaves out. A key that is not a term key
+// leaves the field and term empty, so the comparison reports the head.
+func (h *Head) fill() {
+	if h.Field == "" && h.Term == "" {
+		if _, term, field, ok := mongostore.SplitTermKey(h.ID); ok {
+			h.Term, h.Field = term, field
+		}
+	}
+	if len(h.P) > 0 && len(h.Chunks) == 0 {
+		h.Chunks = []ChunkRef{{Lo: 0, Hi: -1, N: h.N}}
+	}
 }
 
 // ChunkRef is a head's entry for one chunk: its hash range (uint64 bits in
@@ -105,6 +120,9 @@ func ReadMongo(ctx context.Context, db *mongo.Database, indexes []string) (*Actu
 	})
 	if err := g.Wait(); err != nil {
 		return nil, err
+	}
+	for i := range a.Terms {
+		a.Terms[i].fill()
 	}
 	return a, nil
 }

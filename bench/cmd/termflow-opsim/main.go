@@ -9,7 +9,7 @@
 // each kind. It isolates the server's side of the operations' growth (the
 // later ones replace more stored heads) from everything else.
 //
-//	termflow-opsim -uri mongodb://127.0.0.1:27018 [-in-flight 2] [-ops 3] [-skip 17850]
+//	termflow-opsim -uri mongodb://127.0.0.1:27018 [-in-flight 2] [-ops 3] [-skip 17850] [-full-heads]
 //
 // It writes to the database termflow_opsim, dropped first and last.
 package main
@@ -39,14 +39,15 @@ func main() {
 	ops := flag.Int("ops", 3, "operations of 5000 documents")
 	skip := flag.Int("skip", 17850, "corpus documents before the first operation's (the benchmark's latency run takes them)")
 	seed := flag.Uint64("seed", 1, "seed of the synthetic corpus")
+	full := flag.Bool("full-heads", false, "write heads as versions before the ninth session did (with field, term and an inline term's chunk list)")
 	flag.Parse()
-	if err := run(*uri, *inFlight, *ops, *skip, *seed); err != nil {
+	if err := run(*uri, *inFlight, *ops, *skip, *seed, *full); err != nil {
 		fmt.Fprintln(os.Stderr, "termflow-opsim:", err)
 		os.Exit(1)
 	}
 }
 
-func run(uri string, inFlight, ops, skip int, seed uint64) error {
+func run(uri string, inFlight, ops, skip int, seed uint64, full bool) error {
 	if uri == "" {
 		return fmt.Errorf("no -uri and no MONGO_URI")
 	}
@@ -62,6 +63,10 @@ func run(uri string, inFlight, ops, skip int, seed uint64) error {
 	}
 	defer db.Drop(ctx)
 	coll := db.Collection("terms")
+	// The persister's index of the collection (mongostore.Open).
+	if _, err := coll.Indexes().CreateOne(ctx, mongo.IndexModel{Keys: bson.D{{Key: "index", Value: 1}}}); err != nil {
+		return err
+	}
 	c := corpus.Zipf(seed, skip+ops*5000)
 	postings := map[string]int{}
 	for op := range ops {
@@ -88,10 +93,10 @@ func run(uri string, inFlight, ops, skip int, seed uint64) error {
 			before := postings[k]
 			postings[k] += touched[k]
 			if before == 0 {
-				ins = append(ins, head(k, postings[k]))
+				ins = append(ins, head(k, postings[k], full))
 			} else {
 				upd = append(upd, mongo.NewReplaceOneModel().SetFilter(bson.D{{Key: "_id", Value: k}}).
-					SetReplacement(head(k, postings[k])).SetUpsert(true))
+					SetReplacement(head(k, postings[k], full)).SetUpsert(true))
 			}
 		}
 		ti, err := inSteps(len(ins), inFlight, func(from, to int) error {
@@ -115,9 +120,15 @@ func run(uri string, inFlight, ops, skip int, seed uint64) error {
 }
 
 // head is a term head as the persister stores an inline term of n postings
-// (about 11 bytes each: an id of the corpus, tf and field length).
-func head(key string, n int) bson.D {
+// (about 11 bytes each: an id of the corpus, tf and field length); full, as
+// versions before the ninth session stored it (with its field, term and
+// one-chunk list).
+func head(key string, n int, full bool) bson.D {
 	parts := strings.SplitN(key, "|", 3)
+	if !full {
+		return bson.D{{Key: "_id", Value: key}, {Key: "index", Value: parts[0]}, {Key: "n", Value: n},
+			{Key: "p", Value: bson.Binary{Data: make([]byte, 2+n*11)}}}
+	}
 	return bson.D{{Key: "_id", Value: key}, {Key: "index", Value: parts[0]}, {Key: "field", Value: parts[2]}, {Key: "term", Value: parts[1]},
 		{Key: "n", Value: n}, {Key: "chunks", Value: bson.A{bson.D{{Key: "lo", Value: 0}, {Key: "hi", Value: -1}, {Key: "n", Value: n}}}},
 		{Key: "p", Value: bson.Binary{Data: make([]byte, 2+n*11)}}}

@@ -1,0 +1,77 @@
+package mongostore
+
+import (
+	"reflect"
+	"testing"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+)
+
+// TestHeadStoredSlim checks the stored form of term heads: an inline head
+// is written without its field, term and chunk list, a chunked one without
+// its field and term; both read back as they were; and a full head of an
+// earlier version reads as the same head.
+func TestHeadStoredSlim(t *testing.T) {
+	inline := headDoc{ID: TermKey("books", "a|b", "go"), Index: "books", Field: "a|b", Term: "go", N: 2,
+		Chunks: []chunkMeta{{Lo: 0, Hi: -1, N: 2}}, P: []byte{2, 1, 'x', 1, 3, 1, 'y', 2, 4}}
+	chunked := headDoc{ID: TermKey("books", "body", "the"), Index: "books", Field: "body", Term: "the", N: 9000,
+		Chunks: []chunkMeta{{Lo: 0, Hi: 1 << 40, N: 4000}, {Lo: 1<<40 + 1, Hi: -1, N: 5000}}}
+	for _, tc := range []struct {
+		name string
+		h    headDoc
+		keys []string
+	}{
+		{"inline", inline, []string{"_id", "index", "n", "p"}},
+		{"chunked", chunked, []string{"_id", "index", "n", "chunks"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			raw, err := bson.Marshal(tc.h)
+			if err != nil {
+				t.Fatal(err)
+			}
+			elems, err := bson.Raw(raw).Elements()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var keys []string
+			for _, e := range elems {
+				keys = append(keys, e.Key())
+			}
+			if !reflect.DeepEqual(keys, tc.keys) {
+				t.Errorf("stored keys %v, want %v", keys, tc.keys)
+			}
+			var back headDoc
+			if err := bson.Unmarshal(raw, &back); err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(back, tc.h) {
+				t.Errorf("read back %+v, want %+v", back, tc.h)
+			}
+			// As an earlier version stored it: every field.
+			old := bson.D{{Key: "_id", Value: tc.h.ID}, {Key: "index", Value: tc.h.Index}, {Key: "field", Value: tc.h.Field},
+				{Key: "term", Value: tc.h.Term}, {Key: "n", Value: tc.h.N}, {Key: "chunks", Value: tc.h.Chunks}}
+			if tc.h.P != nil {
+				old = append(old, bson.E{Key: "p", Value: tc.h.P})
+			}
+			raw, err = bson.Marshal(old)
+			if err != nil {
+				t.Fatal(err)
+			}
+			back = headDoc{}
+			if err := bson.Unmarshal(raw, &back); err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(back, tc.h) {
+				t.Errorf("full head read as %+v, want %+v", back, tc.h)
+			}
+		})
+	}
+	raw, err := bson.Marshal(bson.D{{Key: "_id", Value: "nobar"}, {Key: "index", Value: "books"}, {Key: "n", Value: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var h headDoc
+	if err := bson.Unmarshal(raw, &h); err == nil {
+		t.Errorf("a head whose _id is no term key read as %+v", h)
+	}
+}
