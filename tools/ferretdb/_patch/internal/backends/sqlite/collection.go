@@ -132,7 +132,7 @@ func (c *collection) InsertAll(ctx context.Context, params *backends.InsertAllPa
 		stmts = append(stmts, statement{q, args})
 	}
 
-	unlock := lockWrites(db)
+	unlock := lockWrites(c.dbName)
 	defer unlock()
 
 	err := db.InTransaction(ctx, func(tx *fsql.Tx) error {
@@ -175,7 +175,7 @@ func (c *collection) UpdateAll(ctx context.Context, params *backends.UpdateAllPa
 			return &res, nil
 		}
 
-		return upsertAll(ctx, db, meta.TableName, params)
+		return upsertAll(ctx, db, c.dbName, meta.TableName, params)
 	}
 
 	q := fmt.Sprintf(`UPDATE %q SET %s = ? WHERE %s = ?`, meta.TableName, metadata.DefaultColumn, metadata.IDColumn)
@@ -608,7 +608,7 @@ func idInClause(v *types.Document) (string, []any) {
 // lookup of the _id, then an INSERT where the _id is missing and an insert
 // is asked for. The statements use the _id index. Nothing is read back or
 // decoded: upstream's update reads and decodes every stored document first.
-func upsertAll(ctx context.Context, db *fsql.DB, table string, params *backends.UpdateAllParams) (*backends.UpdateAllResult, error) {
+func upsertAll(ctx context.Context, db *fsql.DB, dbName, table string, params *backends.UpdateAllParams) (*backends.UpdateAllResult, error) {
 	res := &backends.UpdateAllResult{Outcomes: make([]backends.UpdateOutcome, len(params.Docs))}
 	if len(params.Docs) == 0 {
 		return res, nil
@@ -633,7 +633,7 @@ func upsertAll(ctx context.Context, db *fsql.DB, table string, params *backends.
 		ids[i] = string(must.NotFail(sjson.MarshalSingleValue(id)))
 	}
 
-	unlock := lockWrites(db)
+	unlock := lockWrites(dbName)
 	defer unlock()
 
 	err := db.InTransaction(ctx, func(tx *fsql.Tx) error {
@@ -743,16 +743,17 @@ func upsertStatement(table string, ids, docs []string) (string, []any) {
 	return b.String(), args
 }
 
-// writeLocks holds a mutex per database (*fsql.DB) that InsertAll and
-// upsertAll hold around their write transactions (Termflow patch): SQLite
-// takes one writer at a time and makes the others wait in its busy
-// handler, which sleeps 1 to 100 ms between tries; with the mutex the
-// next command's transaction starts as soon as the last one ends.
+// writeLocks holds a mutex per database name that InsertAll and upsertAll
+// hold around their write transactions (Termflow patch): SQLite takes one
+// writer at a time and makes the others wait in its busy handler, which
+// sleeps 1 to 100 ms between tries; with the mutex the next command's
+// transaction starts as soon as the last one ends. (By name, not by
+// *fsql.DB: a dropped database's handle is not kept alive.)
 var writeLocks sync.Map
 
-// lockWrites locks db's write mutex and returns its unlock.
-func lockWrites(db *fsql.DB) func() {
-	m, _ := writeLocks.LoadOrStore(db, new(sync.Mutex))
+// lockWrites locks the write mutex of the database and returns its unlock.
+func lockWrites(dbName string) func() {
+	m, _ := writeLocks.LoadOrStore(dbName, new(sync.Mutex))
 	mu := m.(*sync.Mutex)
 	mu.Lock()
 
