@@ -23,6 +23,8 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/termflow/termflow/pkg/mongostore"
 )
 
 var binDir string
@@ -236,9 +238,12 @@ func (s *stack) waitCompleted(op string, timeout time.Duration) map[string]any {
 	}
 }
 
+// termHead is what the tests read of a stored head: its field and term come
+// from its key (heads do not store them, docs/data-model.md).
 type termHead struct {
-	Field string `bson:"field"`
-	Term  string `bson:"term"`
+	ID    string `bson:"_id"`
+	Field string `bson:"-"`
+	Term  string `bson:"-"`
 	N     int64  `bson:"n"`
 }
 
@@ -258,6 +263,13 @@ func (s *stack) termHeads(index string) []termHead {
 	var out []termHead
 	if err := cur.All(ctx, &out); err != nil {
 		s.t.Fatal(err)
+	}
+	for i := range out {
+		_, term, field, ok := mongostore.SplitTermKey(out[i].ID)
+		if !ok {
+			s.t.Fatalf("term head %q: not a term key", out[i].ID)
+		}
+		out[i].Term, out[i].Field = term, field
 	}
 	return out
 }
