@@ -449,13 +449,14 @@ const (
 const sendsInFlight = 2
 
 // encodeAhead encodes docs to BSON and hands them to send in steps of at
-// most maxDocs documents (stepDocs if 0) and stepBytes, with their ids. Encoding runs on its own goroutine, ahead of
-// the sends, so the client's encoding overlaps the server's writing. Up to
-// inFlight steps are sent at once, each from its own goroutine (send must
-// then be safe for concurrent use, and the steps' writes must not depend on
-// one another's order); with inFlight 1 send is called from the caller's
-// goroutine, in order. The first error, of either side, stops further
-// sends; encodeAhead returns it once the sends in flight have returned.
+// most maxDocs documents (stepDocs if 0) and stepBytes, with their ids.
+// Encoding runs on its own goroutine, ahead of the sends, so the client's
+// encoding overlaps the server's writing. Up to inFlight steps are sent at
+// once, each from its own goroutine (send must then be safe for concurrent
+// use, and the steps' writes must not depend on one another's order); with
+// inFlight 1 send is called from the caller's goroutine, in order. The
+// first error, of either side, stops further sends; encodeAhead returns it
+// once the sends in flight have returned.
 func encodeAhead(ctx context.Context, docs []any, ids []string, maxDocs, inFlight int, send func(docs []any, ids []string) error) error {
 	if len(docs) == 0 {
 		return nil
