@@ -16,6 +16,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/termflow/termflow/pkg/dirtyterms"
 	"github.com/termflow/termflow/pkg/posting"
@@ -452,11 +453,11 @@ const sendsInFlight = 2
 // most maxDocs documents (stepDocs if 0) and stepBytes, with their ids.
 // Encoding runs on its own goroutine, ahead of the sends, so the client's
 // encoding overlaps the server's writing. Up to inFlight steps are sent at
-// once, each from its own goroutine (send must then be safe for concurrent
-// use, and the steps' writes must not depend on one another's order); with
-// inFlight 1 send is called from the caller's goroutine, in order. The
-// first error, of either side, stops further sends; encodeAhead returns it
-// once the sends in flight have returned.
+// once (send must then be safe for concurrent use, and the steps' writes
+// must not depend on one another's order); with inFlight 1 they are sent
+// one after another, in order. The first error, of either side, stops
+// further sends; encodeAhead returns it once the sends in flight have
+// returned.
 func encodeAhead(ctx context.Context, docs []any, ids []string, maxDocs, inFlight int, send func(docs []any, ids []string) error) error {
 	if len(docs) == 0 {
 		return nil
@@ -511,52 +512,23 @@ func encodeAhead(ctx context.Context, docs []any, ids []string, maxDocs, inFligh
 		}
 		emit()
 	}()
-	var (
-		wg    sync.WaitGroup
-		mu    sync.Mutex
-		first error
-	)
-	fail := func(err error) {
-		mu.Lock()
-		first = cmp.Or(first, err)
-		mu.Unlock()
-	}
-	failed := func() bool {
-		mu.Lock()
-		defer mu.Unlock()
-		return first != nil
-	}
-	slots := make(chan struct{}, max(inFlight, 1))
+	// Up to inFlight sends at once (with 1, one after another, in order).
+	// Once one fails, the sends not started yet do nothing.
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(max(inFlight, 1))
+	var halt error // an encoding error, or ctx's
 	for sp := range steps {
-		if sp.err == nil {
-			sp.err = ctx.Err()
-		}
-		if sp.err != nil {
-			fail(sp.err)
+		if halt = cmp.Or(sp.err, ctx.Err()); halt != nil || gctx.Err() != nil {
 			break
 		}
-		slots <- struct{}{} // a free slot: fewer than inFlight sends running
-		if failed() {
-			break
-		}
-		if inFlight <= 1 {
-			if err := send(sp.docs, sp.ids); err != nil {
-				fail(err)
+		g.Go(func() error {
+			if gctx.Err() != nil {
+				return nil // a send failed: no more
 			}
-			<-slots
-			continue
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := send(sp.docs, sp.ids); err != nil {
-				fail(err)
-			}
-			<-slots
-		}()
+			return send(sp.docs, sp.ids)
+		})
 	}
-	wg.Wait()
-	return first
+	return cmp.Or(g.Wait(), halt, ctx.Err())
 }
 
 // insertFresh inserts docs (ids their ids) with one unordered insert and
@@ -599,12 +571,11 @@ func (s *Store) deleteIDs(ctx context.Context, c *mongo.Collection, ids []string
 }
 
 type termWork struct {
-	key          string
-	index, field string
-	term         string
-	ops          []posting.Op
-	existed      bool // stored with postings before the batch
-	head         *headDoc
+	key     string
+	index   string
+	ops     []posting.Op
+	existed bool // stored with postings before the batch
+	head    *headDoc
 	// inline: the term is new or keeps its postings in its head; it
 	// stays inline while they fit in one chunk.
 	inline bool
@@ -663,7 +634,7 @@ func (s *Store) planTerms(ctx context.Context, ev *dirtyterms.Event, st *ApplySt
 		j, ok := byID[id]
 		if !ok {
 			key := TermKey(t.Index, t.Field, t.Term)
-			w := &termWork{key: key, index: t.Index, field: t.Field, term: t.Term}
+			w := &termWork{key: key, index: t.Index}
 			j, byID[id], byKey[key] = len(work), len(work), w
 			work, nops = append(work, w), append(nops, 0)
 		}
@@ -745,7 +716,7 @@ func (s *Store) planTerms(ctx context.Context, ev *dirtyterms.Event, st *ApplySt
 			// A new term: inline, one chunk over the whole hash space.
 			// Whatever a crashed earlier attempt left under its key is not
 			// trusted (insertFresh replaces it).
-			w.head = &headDoc{ID: w.key, Index: w.index, Field: w.field, Term: w.term,
+			w.head = &headDoc{ID: w.key, Index: w.index,
 				Chunks: []chunkMeta{{Lo: 0, Hi: int64(-1)}}}
 			w.inline = true
 			fresh[w.key] = true
@@ -912,7 +883,7 @@ func (s *Store) termWrite(w *termWork, tw *termWrites, structural, fresh map[str
 		}
 		return
 	}
-	head := headDoc{ID: w.key, Index: w.index, Field: w.field, Term: w.term, N: n, Chunks: metas}
+	head := headDoc{ID: w.key, Index: w.index, N: n, Chunks: metas}
 	if w.inline && len(metas) == 1 {
 		// Still one chunk: the postings stay in the head.
 		st.TermChunks++

@@ -12,17 +12,18 @@ import (
 // its field and term; both read back as they were; and a full head of an
 // earlier version reads as the same head.
 func TestHeadStoredSlim(t *testing.T) {
-	inline := headDoc{ID: TermKey("books", "a|b", "go"), Index: "books", Field: "a|b", Term: "go", N: 2,
+	inline := headDoc{ID: TermKey("books", "a|b", "go"), Index: "books", N: 2,
 		Chunks: []chunkMeta{{Lo: 0, Hi: -1, N: 2}}, P: []byte{2, 1, 'x', 1, 3, 1, 'y', 2, 4}}
-	chunked := headDoc{ID: TermKey("books", "body", "the"), Index: "books", Field: "body", Term: "the", N: 9000,
+	chunked := headDoc{ID: TermKey("books", "body", "the"), Index: "books", N: 9000,
 		Chunks: []chunkMeta{{Lo: 0, Hi: 1 << 40, N: 4000}, {Lo: 1<<40 + 1, Hi: -1, N: 5000}}}
 	for _, tc := range []struct {
-		name string
-		h    headDoc
-		keys []string
+		name        string
+		h           headDoc
+		field, term string // in its key
+		keys        []string
 	}{
-		{"inline", inline, []string{"_id", "index", "n", "p"}},
-		{"chunked", chunked, []string{"_id", "index", "n", "chunks"}},
+		{"inline", inline, "a|b", "go", []string{"_id", "index", "n", "p"}},
+		{"chunked", chunked, "body", "the", []string{"_id", "index", "n", "chunks"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			raw, err := bson.Marshal(tc.h)
@@ -48,8 +49,8 @@ func TestHeadStoredSlim(t *testing.T) {
 				t.Errorf("read back %+v, want %+v", back, tc.h)
 			}
 			// As an earlier version stored it: every field.
-			old := bson.D{{Key: "_id", Value: tc.h.ID}, {Key: "index", Value: tc.h.Index}, {Key: "field", Value: tc.h.Field},
-				{Key: "term", Value: tc.h.Term}, {Key: "n", Value: tc.h.N}, {Key: "chunks", Value: tc.h.Chunks}}
+			old := bson.D{{Key: "_id", Value: tc.h.ID}, {Key: "index", Value: tc.h.Index}, {Key: "field", Value: tc.field},
+				{Key: "term", Value: tc.term}, {Key: "n", Value: tc.h.N}, {Key: "chunks", Value: tc.h.Chunks}}
 			if tc.h.P != nil {
 				old = append(old, bson.E{Key: "p", Value: tc.h.P})
 			}

@@ -141,18 +141,17 @@ func chunkID(tk string, lo, hi uint64) string { return fmt.Sprintf("%s#%016x-%01
 // exists. A term that outgrows one chunk moves its postings to chunk
 // documents (P empty) and stays that way.
 //
-// In memory a head has every field; stored (MarshalBSON), it leaves out
-// what its other fields say: the field and the term, which its _id holds,
-// and an inline term's one whole-range chunk, which its postings imply.
-// Most heads are inline terms of the long tail, and the server's cost of a
-// head grows with its fields: on the project's FerretDB the slim head is a
-// third cheaper to insert or replace (docs/design.md). UnmarshalBSON fills
-// them in again, and reads the full heads of earlier versions as they are.
+// A head's field and term are in its key (SplitTermKey), so neither is
+// kept, in memory or stored. In memory an inline head lists its one
+// whole-range chunk; stored (MarshalBSON), it does not, since its postings
+// imply it. Most heads are inline terms of the long tail, and the server's
+// cost of a head grows with its fields: on the project's FerretDB the slim
+// head is a third cheaper to insert or replace (docs/design.md).
+// UnmarshalBSON lists the chunk again, and reads the full heads of earlier
+// versions (with field, term and the chunk stored) as well.
 type headDoc struct {
 	ID     string
 	Index  string
-	Field  string
-	Term   string
 	N      int64
 	Chunks []chunkMeta
 	P      []byte
@@ -162,14 +161,12 @@ type headDoc struct {
 type headWire struct {
 	ID     string      `bson:"_id"`
 	Index  string      `bson:"index"`
-	Field  string      `bson:"field,omitempty"` // heads of earlier versions
-	Term   string      `bson:"term,omitempty"`  // heads of earlier versions
 	N      int64       `bson:"n"`
 	Chunks []chunkMeta `bson:"chunks,omitempty"` // none for an inline term
 	P      []byte      `bson:"p,omitempty"`
 }
 
-// MarshalBSON stores h without its field, term and (inline) chunk.
+// MarshalBSON stores h without its inline chunk.
 func (h headDoc) MarshalBSON() ([]byte, error) {
 	w := headWire{ID: h.ID, Index: h.Index, N: h.N, P: h.P}
 	if !h.inline() {
@@ -184,17 +181,10 @@ func (h *headDoc) UnmarshalBSON(b []byte) error {
 	if err := bson.Unmarshal(b, &w); err != nil {
 		return err
 	}
-	*h = headDoc{ID: w.ID, Index: w.Index, Field: w.Field, Term: w.Term, N: w.N, Chunks: w.Chunks, P: w.P}
-	if h.Field == "" && h.Term == "" {
-		index, term, field, ok := SplitTermKey(w.ID)
-		if !ok {
-			return fmt.Errorf("term head %q: not a term key", w.ID)
-		}
-		h.Term, h.Field = term, field
-		if h.Index == "" {
-			h.Index = index
-		}
+	if _, _, _, ok := SplitTermKey(w.ID); !ok {
+		return fmt.Errorf("term head %q: not a term key", w.ID)
 	}
+	*h = headDoc{ID: w.ID, Index: w.Index, N: w.N, Chunks: w.Chunks, P: w.P}
 	if h.inline() && len(h.Chunks) == 0 {
 		h.Chunks = []chunkMeta{{Lo: 0, Hi: -1, N: h.N}}
 	}

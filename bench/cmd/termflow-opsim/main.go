@@ -15,19 +15,18 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"flag"
 	"fmt"
 	"os"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/termflow/termflow/bench/corpus"
 	"github.com/termflow/termflow/pkg/analysis"
@@ -138,25 +137,13 @@ func head(key string, n int, full bool) bson.D {
 // and returns the time they took.
 func inSteps(n, inFlight int, send func(from, to int) error) (time.Duration, error) {
 	start := time.Now()
-	slots := make(chan struct{}, max(inFlight, 1))
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var first error
+	var g errgroup.Group
+	g.SetLimit(max(inFlight, 1))
 	for from := 0; from < n; from += 10000 {
-		slots <- struct{}{}
-		wg.Add(1)
-		go func(from, to int) {
-			defer wg.Done()
-			defer func() { <-slots }()
-			if err := send(from, to); err != nil {
-				mu.Lock()
-				first = cmp.Or(first, err)
-				mu.Unlock()
-			}
-		}(from, min(from+10000, n))
+		g.Go(func() error { return send(from, min(from+10000, n)) })
 	}
-	wg.Wait()
-	return time.Since(start), first
+	err := g.Wait()
+	return time.Since(start), err
 }
 
 func perDoc(d time.Duration, n int) float64 {
