@@ -69,6 +69,9 @@ type batchTerms struct {
 	// last field looked up, which is nearly always the next one asked for.
 	lastKey fieldKey
 	last    map[string]int32
+	// hints size a field's map: the field's term occurrences in the
+	// batch's new entries, which bound its distinct terms.
+	hints map[fieldKey]int
 }
 
 func (bt *batchTerms) field(index, field string) map[string]int32 {
@@ -78,7 +81,7 @@ func (bt *batchTerms) field(index, field string) map[string]int32 {
 	k := fieldKey{index, field}
 	m := bt.fields[k]
 	if m == nil {
-		m = map[string]int32{}
+		m = make(map[string]int32, bt.hints[k])
 		bt.fields[k] = m
 	}
 	bt.lastKey, bt.last = k, m
@@ -93,6 +96,39 @@ func (bt *batchTerms) add(index, field string, m map[string]int32, term string, 
 		bt.keys = append(bt.keys, termKey{index, field, term})
 	}
 	bt.ops = append(bt.ops, termOp{term: id, op: op})
+}
+
+// sorted returns the term numbers in (index, field, term) order.
+func (bt *batchTerms) sorted() []int32 {
+	fks := make([]fieldKey, 0, len(bt.fields))
+	for fk := range bt.fields {
+		fks = append(fks, fk)
+	}
+	slices.SortFunc(fks, func(a, b fieldKey) int {
+		if c := strings.Compare(a.index, b.index); c != 0 {
+			return c
+		}
+		return strings.Compare(a.field, b.field)
+	})
+	// The terms are sorted with their numbers beside them, not through
+	// keys: a comparison then reads two adjacent entries.
+	type numbered struct {
+		term string
+		id   int32
+	}
+	var buf []numbered
+	order := make([]int32, 0, len(bt.keys))
+	for _, fk := range fks {
+		buf = buf[:0]
+		for t, id := range bt.fields[fk] {
+			buf = append(buf, numbered{t, id})
+		}
+		slices.SortFunc(buf, func(a, b numbered) int { return strings.Compare(a.term, b.term) })
+		for _, n := range buf {
+			order = append(order, n.id)
+		}
+	}
+	return order
 }
 
 // indexBatch analyzes recs (one partition, offset order, none applied yet),
@@ -110,10 +146,11 @@ func indexBatch(fr forwardReader, pb *pebblestore.Batch, indexerID, topic string
 		indexed: progress.Collector{},
 		failed:  map[string][]progress.Failure{},
 	}
-	bt := &batchTerms{fields: map[fieldKey]map[string]int32{}, ops: make([]termOp, 0, 40*len(recs))}
+	bt := &batchTerms{fields: map[fieldKey]map[string]int32{}, hints: map[fieldKey]int{}}
 
 	// Decode and analyze every record; dead-letter the ones that fail.
 	docs := make([]decoded, 0, len(recs))
+	occurrences := 0
 	for _, r := range recs {
 		op, seq, hasOp := operationOf(r)
 		env, err := document.Decode(r.Key, r.Value, maxDocBytes)
@@ -141,7 +178,12 @@ func indexBatch(fr forwardReader, pb *pebblestore.Batch, indexerID, topic string
 			continue
 		}
 		docs = append(docs, decoded{rec: r, env: env, an: an, op: op, seq: seq, hasOp: hasOp})
+		for _, fl := range an.Fields {
+			bt.hints[fieldKey{env.Index, fl.Name}] += len(fl.Terms)
+			occurrences += len(fl.Terms)
+		}
 	}
+	bt.ops = make([]termOp, 0, occurrences)
 
 	// The forward entries as of the start of the batch, read in one pass;
 	// after that, the overlay holds each document's entry after the
@@ -202,24 +244,7 @@ func indexBatch(fr forwardReader, pb *pebblestore.Batch, indexerID, topic string
 	// The event's terms in a deterministic order (the event is compared in
 	// tests and replays), each with its changes in record order: a counting
 	// sort of the flat change list by term.
-	fks := make([]fieldKey, 0, len(bt.fields))
-	for fk := range bt.fields {
-		fks = append(fks, fk)
-	}
-	slices.SortFunc(fks, func(a, b fieldKey) int {
-		if c := strings.Compare(a.index, b.index); c != 0 {
-			return c
-		}
-		return strings.Compare(a.field, b.field)
-	})
-	order := make([]int32, 0, len(bt.keys)) // term numbers in (index, field, term) order
-	for _, fk := range fks {
-		from := len(order)
-		for _, t := range bt.fields[fk] {
-			order = append(order, t)
-		}
-		slices.SortFunc(order[from:], func(a, b int32) int { return strings.Compare(bt.keys[a].term, bt.keys[b].term) })
-	}
+	order := bt.sorted()
 	start := make([]int32, len(bt.keys)+1) // by term number: first slot, after counting
 	for _, o := range bt.ops {
 		start[o.term+1]++
