@@ -80,7 +80,8 @@ bench-micro:
 ## testdata/fuzz/<target>); a crasher is written there and becomes a regression seed
 FUZZTIME ?= 60s
 FUZZ_TARGETS := pkg:./analysis:FuzzTokens pkg:./analysis:FuzzAnalyzeJSON pkg:./analysis:FuzzParseQuery \
-	pkg:./document:FuzzDecode pkg:./dirtyterms:FuzzDecode pkg:./dirtyterms:FuzzRoundTrip \
+	pkg:./document:FuzzDecode pkg:./document:FuzzDecodeScanAgrees pkg:./jsonscan:FuzzTokens \
+	pkg:./dirtyterms:FuzzDecode pkg:./dirtyterms:FuzzRoundTrip \
 	services/ingest:./internal/api:FuzzParseBulk services/ingest:./internal/api:FuzzScanObject
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do IFS=: read -r m p f <<<"$$t"; echo "fuzz $$m $$p $$f ($(FUZZTIME))"; \

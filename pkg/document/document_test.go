@@ -97,3 +97,25 @@ func TestDecodeKeyMustNameTheDocument(t *testing.T) {
 		t.Fatalf("%+v %v", e, err)
 	}
 }
+
+// BenchmarkDecode: an envelope of a short document, read by the scanner
+// (Decode) and by encoding/json (the path of unusual envelopes).
+func BenchmarkDecode(b *testing.B) {
+	key := Key("godoc", "doc-42")
+	value := Envelope{V: SchemaVersion, Index: "godoc", ID: "doc-42",
+		Doc: []byte(`{"id":"doc-42","title":"ReadFile reads the named file","body":"ReadFile reads the named file and returns the contents. A successful call returns err == nil, not err == EOF.","n":[1,2.5,{"x":null}]}`)}.Encode()
+	for _, path := range []struct {
+		name string
+		scan bool
+	}{{"scan", true}, {"json", false}} {
+		b.Run("path="+path.name, func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(value)))
+			for b.Loop() {
+				if _, err := decode(key, value, 0, path.scan); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -74,3 +74,42 @@ func sameJSON(a, b []byte) bool {
 	}
 	return json.Compact(&x, a) == nil && json.Compact(&y, b) == nil && bytes.Equal(x.Bytes(), y.Bytes())
 }
+
+// FuzzDecodeScanAgrees: the envelope scanner (Decode's fast path) and
+// encoding/json read every record alike: the same envelope or the same
+// error.
+func FuzzDecodeScanAgrees(f *testing.F) {
+	for _, s := range []struct{ key, value string }{
+		{"books/42", `{"v":1,"index":"books","id":"42","doc":{"title":"Written with kcat","n":[1,2.5,{"x":null}]}}`},
+		{"books/42", ` { "v" : 1 , "index" : "books" , "id" : 42 , "delete" : true } `},
+		{"", `{"doc":{"a":"é"},"id":"ü/1","index":"b","v":1}`},
+		{"b/1", `{"v":1,"index":"b","id":"1","doc":{},"doc":{"a":1}}`},
+		{"b/1", `{"v":1,"index":"b","id":"1","Doc":{"a":1}}`},
+		{"b/1", `{"v":1,"index":"b","id":"1","doc":{"a":1},"extra":true}`},
+		{"b/1", `{"v":01,"index":"b","id":"1","doc":{}}`},
+		{"b/1", `{"v":1.0,"index":"b","id":"1","doc":{}}`},
+		{"b/1", `{"v":1,"index":"b","id":"\u0031","doc":{}}`},
+		{"b/1", `{"v":1,"index":"b","id":-1.5e3,"doc":{}}`},
+		{"b/1", `{"v":1,"index":"b","id":"1","delete":false,"doc":{"a":[}}`},
+		{"b/1", `{"v":1,"index":"b","id":"1","delete":null,"doc":{}}`},
+		{"b/1", `{"v":1,"index":"b","id":"1","doc":{}} x`},
+		{"b/2", `{"v":1,"index":"b","id":"1","doc":{}}`},
+		{"b/1", `{"v":1,"index":"b","id":"1"}`},
+		{"b/1", `{"v":1,"id":"1","doc":{}}`},
+	} {
+		f.Add([]byte(s.key), []byte(s.value))
+	}
+	f.Fuzz(func(t *testing.T, key, value []byte) {
+		if value == nil {
+			value = []byte{}
+		}
+		fast, ferr := decode(key, value, 1<<16, true)
+		slow, serr := decode(key, value, 1<<16, false)
+		if (ferr == nil) != (serr == nil) || ferr != nil && ferr.Error() != serr.Error() {
+			t.Fatalf("%q: scanned %v, unmarshaled %v", value, ferr, serr)
+		}
+		if fast.V != slow.V || fast.Index != slow.Index || fast.ID != slow.ID || fast.Delete != slow.Delete || !bytes.Equal(fast.Doc, slow.Doc) {
+			t.Fatalf("%q: scanned %+v, unmarshaled %+v", value, fast, slow)
+		}
+	})
+}

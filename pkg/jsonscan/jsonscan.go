@@ -168,3 +168,68 @@ func Literal[T Text](s T, i int, lit string) (end int, ok bool) {
 	}
 	return i + len(lit), true
 }
+
+// Value reads the JSON value that starts at s[i] (after any whitespace):
+// a string, number, literal, or an object or array of values nested at
+// most maxDepth deep. It returns the offset just past it, or !ok if s[i:]
+// does not start with one. Duplicate object keys are not its business: it
+// checks syntax only, as json.Valid does.
+func Value[T Text](s T, i, maxDepth int) (end int, ok bool) {
+	i = Space(s, i)
+	if i >= len(s) {
+		return i, false
+	}
+	switch c := s[i]; {
+	case c == '{' || c == '[':
+		if maxDepth <= 0 {
+			return i, false
+		}
+		closer := byte('}')
+		if c == '[' {
+			closer = ']'
+		}
+		i = Space(s, i+1)
+		if i < len(s) && s[i] == closer {
+			return i + 1, true
+		}
+		for {
+			if c == '{' {
+				if i >= len(s) || s[i] != '"' {
+					return i, false
+				}
+				if i, _, ok = String(s, i); !ok {
+					return i, false
+				}
+				if i = Space(s, i); i >= len(s) || s[i] != ':' {
+					return i, false
+				}
+				i++
+			}
+			if i, ok = Value(s, i, maxDepth-1); !ok {
+				return i, false
+			}
+			if i = Space(s, i); i >= len(s) {
+				return i, false
+			}
+			switch s[i] {
+			case ',':
+				i = Space(s, i+1)
+			case closer:
+				return i + 1, true
+			default:
+				return i, false
+			}
+		}
+	case c == '"':
+		end, _, ok = String(s, i)
+		return end, ok
+	case c == 't':
+		return Literal(s, i, "true")
+	case c == 'f':
+		return Literal(s, i, "false")
+	case c == 'n':
+		return Literal(s, i, "null")
+	default:
+		return Number(s, i)
+	}
+}

@@ -215,17 +215,54 @@ func checkNumber(t *testing.T, b []byte) {
 	}
 }
 
-func TestAgreesWithEncodingJSON(t *testing.T) {
-	for _, c := range stringCases {
-		checkString(t, []byte(c.s[c.i:]))
+// checkValue: Value takes all of b, up to whitespace, exactly when
+// json.Valid accepts b (and b is not nested deeper than Value was allowed).
+func checkValue(t *testing.T, b []byte) {
+	end, ok := Value(b, 0, 10000)
+	whole := ok && Space(b, end) == len(b)
+	if valid := json.Valid(b); whole != valid {
+		t.Fatalf("Value(%q) = %d, %v; json.Valid says %v", b, end, ok, valid)
 	}
-	for _, c := range numberCases {
-		checkNumber(t, []byte(c.s[c.i:]))
+	if send, sok := Value(string(b), 0, 10000); send != end || sok != ok {
+		t.Fatalf("Value(%q) differs between string and []byte", b)
 	}
 }
 
-// FuzzTokens: String and Number accept a whole token exactly when
-// encoding/json does.
+var valueCases = []string{
+	`{}`, `[]`, ` { "a" : [ 1 , -2.5e3 , true , false , null , "x\"y" , { } , [ ] ] } `,
+	`{"a":1,"a":2}`, `[1,]`, `{"a":1,}`, `{"a" 1}`, `{1:2}`, `[1 2]`, `{"a":}`, `[`, `{`, `]`, `"\x"`,
+	`[01]`, `[1.]`, `{"a":tru}`, `nul`, `{"a":"b"`, `[[[[[[]]]]]]`, "[\"\t\"]", `{"\u00e9":"\ud83c"}`,
+}
+
+func TestValue(t *testing.T) {
+	for _, c := range valueCases {
+		checkValue(t, []byte(c))
+	}
+	deep := string(bytes.Repeat([]byte("["), 5)) + string(bytes.Repeat([]byte("]"), 5))
+	if _, ok := Value(deep, 0, 5); !ok {
+		t.Error("five arrays deep refused at maxDepth 5")
+	}
+	if _, ok := Value(deep, 0, 4); ok {
+		t.Error("five arrays deep taken at maxDepth 4")
+	}
+	if end, ok := Value(`{"a":1} tail`, 0, 10); !ok || end != 7 {
+		t.Errorf("a value before more text: %d, %v", end, ok)
+	}
+}
+
+func TestAgreesWithEncodingJSON(t *testing.T) {
+	for _, c := range stringCases {
+		checkString(t, []byte(c.s[c.i:]))
+		checkValue(t, []byte(c.s[c.i:]))
+	}
+	for _, c := range numberCases {
+		checkNumber(t, []byte(c.s[c.i:]))
+		checkValue(t, []byte(c.s[c.i:]))
+	}
+}
+
+// FuzzTokens: String, Number and Value accept a whole token or value
+// exactly when encoding/json does.
 func FuzzTokens(f *testing.F) {
 	for _, c := range stringCases {
 		f.Add([]byte(c.s[c.i:]))
@@ -233,9 +270,13 @@ func FuzzTokens(f *testing.F) {
 	for _, c := range numberCases {
 		f.Add([]byte(c.s[c.i:]))
 	}
+	for _, c := range valueCases {
+		f.Add([]byte(c))
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		checkString(t, b)
 		checkNumber(t, b)
+		checkValue(t, b)
 	})
 }
 
