@@ -20,7 +20,7 @@ import (
 	"github.com/termflow/termflow/pkg/posting"
 )
 
-// MongoShape is how a trial writes: insertMany calls of BatchSize
+// MongoShape is how a trial writes: insert commands of BatchSize
 // documents, InFlight of them at once.
 type MongoShape struct {
 	BatchSize int
@@ -177,20 +177,25 @@ func mongoWrite(docs int, bytes, postings int64, reqs int, d time.Duration) Mong
 	return w
 }
 
-// insertAll inserts docs with unordered insertMany calls of sh.BatchSize
-// documents, sh.InFlight at once, and returns the number of calls.
+// insertAll inserts docs with unordered insert commands of sh.BatchSize
+// documents (and at most mongostore.StepBytes past the first, as the
+// persister sends them), sh.InFlight at once, and returns the number of
+// commands. They are sent as the persister sends them, with
+// mongostore.InsertRaw.
 func insertAll(ctx context.Context, c *mongo.Collection, docs []bson.Raw, sh MongoShape) (int, error) {
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(max(sh.InFlight, 1))
 	reqs := 0
 	for len(docs) > 0 {
-		k := min(sh.BatchSize, len(docs))
+		k, size := 1, len(docs[0])
+		for k < min(sh.BatchSize, len(docs)) && size+len(docs[k]) <= mongostore.StepBytes {
+			size += len(docs[k])
+			k++
+		}
 		part := docs[:k]
 		g.Go(func() error {
-			if _, err := c.InsertMany(gctx, part, options.InsertMany().SetOrdered(false)); err != nil {
-				return fmt.Errorf("insert %s: %w", c.Name(), err)
-			}
-			return nil
+			_, err := mongostore.InsertRaw(gctx, c, part)
+			return err
 		})
 		reqs++
 		docs = docs[k:]

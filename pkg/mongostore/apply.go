@@ -406,12 +406,7 @@ func (s *Store) replace(ctx context.Context, c *mongo.Collection, ids []string, 
 		return err
 	}
 	if err := encodeAhead(ctx, upd, updIDs, s.writeStep, sendsInFlight, func(docs []any, ids []string) error {
-		models := make([]mongo.WriteModel, len(docs))
-		for i := range docs {
-			models[i] = mongo.NewReplaceOneModel().SetFilter(bson.D{{Key: "_id", Value: ids[i]}}).
-				SetReplacement(docs[i]).SetUpsert(true)
-		}
-		if err := s.replaceMany(ctx, c, models); err != nil {
+		if err := s.replaceRaw(ctx, c, ids, docs); err != nil {
 			return err
 		}
 		mu.Lock()
@@ -439,6 +434,10 @@ const (
 	stepDocs  = 10000
 	stepBytes = 8 << 20
 )
+
+// StepBytes is the most bytes of documents one write command of the store
+// carries past its first document (InsertRaw's callers split by it too).
+const StepBytes = stepBytes
 
 // sendsInFlight is how many write commands of one kind replace has in
 // flight at once. The documents of one replace are distinct and each write
@@ -534,7 +533,7 @@ func encodeAhead(ctx context.Context, docs []any, ids []string, maxDocs, inFligh
 // insertFresh inserts docs (ids their ids) with one unordered insert and
 // returns the ones that were stored already, to be replaced.
 func (s *Store) insertFresh(ctx context.Context, c *mongo.Collection, docs []any, ids []string) ([]any, []string, error) {
-	err := s.insertMany(ctx, c, docs, false)
+	err := s.insertRaw(ctx, c, docs)
 	if err == nil {
 		return nil, nil, nil
 	}

@@ -96,15 +96,15 @@ func benchPersist(b *testing.B, n, poll int) {
 		b.ReportMetric(float64(all)/float64(pairs), "writes/termchunk")
 		b.ReportMetric(float64(commands)/float64(batches), "commands/batch")
 		b.ReportMetric(raw.Seconds()/persist.Seconds(), "persist/raw")
-		b.Logf("docs=%d poll=%d: persist %v (%d batches, %d pairs), raw insertMany %v; written %v",
+		b.Logf("docs=%d poll=%d: persist %v (%d batches, %d pairs), raw insert %v; written %v",
 			n, poll, persist.Round(time.Millisecond), batches, pairs, raw.Round(time.Millisecond), written)
 		b.StartTimer()
 	}
 }
 
 // rawBulkWrite copies the persisted documents, heads and chunks into a fresh
-// database with unordered insertMany of 1000 documents and returns the time
-// the inserts took.
+// database with unordered inserts of 1000 documents or StepBytes (InsertRaw,
+// as the store writes) and returns the time the inserts took.
 func rawBulkWrite(b *testing.B, from *Store) time.Duration {
 	ctx := context.Background()
 	to := openTestStore(b)
@@ -120,12 +120,12 @@ func rawBulkWrite(b *testing.B, from *Store) time.Duration {
 		}
 		start := time.Now()
 		for len(docs) > 0 {
-			k := min(1000, len(docs))
-			batch := make([]any, k)
-			for i := range batch {
-				batch[i] = docs[i]
+			k, size := 1, len(docs[0])
+			for k < min(1000, len(docs)) && size+len(docs[k]) <= StepBytes {
+				size += len(docs[k])
+				k++
 			}
-			if _, err := to.db.Collection(c).InsertMany(ctx, batch, options.InsertMany().SetOrdered(false)); err != nil {
+			if _, err := InsertRaw(ctx, to.db.Collection(c), docs[:k]); err != nil {
 				b.Fatal(err)
 			}
 			docs = docs[k:]

@@ -215,8 +215,8 @@ func (s *Store) sent(coll, kind string, err error, docs int) {
 }
 
 // insertMany sends one insert command. Every write of the apply path goes
-// through insertMany, deleteMany, replaceMany or writeCheckpoint, which run
-// the write hook first and report the command after.
+// through insertMany, insertRaw, replaceRaw, deleteMany or writeCheckpoint,
+// which run the write hook first and report the command after.
 func (s *Store) insertMany(ctx context.Context, c *mongo.Collection, docs []any, ordered bool) error {
 	if err := s.beforeWrite(); err != nil {
 		return err
@@ -250,23 +250,6 @@ func (s *Store) deleteMany(ctx context.Context, c *mongo.Collection, filter bson
 	s.sent(c.Name(), "delete", nil, n)
 	if err != nil {
 		return fmt.Errorf("delete %s: %w", c.Name(), err)
-	}
-	return nil
-}
-
-// replaceMany sends one unordered bulk write of replacements.
-func (s *Store) replaceMany(ctx context.Context, c *mongo.Collection, models []mongo.WriteModel) error {
-	if err := s.beforeWrite(); err != nil {
-		return err
-	}
-	res, err := c.BulkWrite(ctx, models, options.BulkWrite().SetOrdered(false))
-	n := 0
-	if res != nil {
-		n = int(res.DeletedCount + res.MatchedCount + res.InsertedCount + res.UpsertedCount)
-	}
-	s.sent(c.Name(), "update", nil, n)
-	if err != nil {
-		return fmt.Errorf("bulk write %s: %w", c.Name(), err)
 	}
 	return nil
 }
