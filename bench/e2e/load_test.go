@@ -2,8 +2,12 @@ package e2e
 
 import (
 	"encoding/json"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestWithID(t *testing.T) {
@@ -84,5 +88,43 @@ func TestSampleSums(t *testing.T) {
 	}
 	if got := Delta(Sample{"g": 2}, s)["g"]; got != 5 {
 		t.Errorf("Delta = %v, want 5", got)
+	}
+}
+
+func TestCPUSeconds(t *testing.T) {
+	before, err := cpuSeconds(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Burn CPU until /proc shows it (ticks of 10 ms).
+	x := 0
+	deadline := time.Now().Add(5 * time.Second)
+	for after := before; after < before+0.05; after, _ = cpuSeconds(os.Getpid()) {
+		for i := range 1 << 20 {
+			x += i
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("CPU time stayed at %.2f s (x %d)", after, x)
+		}
+	}
+	if _, err := cpuSeconds(1 << 30); err == nil {
+		t.Error("CPU time of a process that does not exist")
+	}
+
+	dir := t.TempDir()
+	for name, pid := range map[string]string{"ferretdb": strconv.Itoa(os.Getpid()), "kafka": "not a pid"} {
+		if err := os.MkdirAll(filepath.Join(dir, name), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name, "pid"), []byte(pid+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := SharedPIDs(dir); len(got) != 1 || got["ferretdb"] != os.Getpid() {
+		t.Errorf("SharedPIDs = %v, want only ferretdb %d", got, os.Getpid())
+	}
+	s := &Stack{cfg: Config{Shared: map[string]int{"self": os.Getpid(), "gone": 1 << 30}}}
+	if got := s.CPUSeconds(); len(got) != 1 || got["self"] <= 0 {
+		t.Errorf("CPUSeconds = %v, want only self, above 0", got)
 	}
 }

@@ -9,10 +9,12 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -39,6 +41,10 @@ type Config struct {
 	Partitions int
 	// Env is added to every service's environment (KEY=value).
 	Env []string
+	// Shared names the processes of the broker and MongoDB server, by
+	// name, whose CPU time the bench reports beside the services' (the
+	// PID files of scripts/infra-up.sh; none for servers elsewhere).
+	Shared map[string]int
 }
 
 // Stack is one running pipeline.
@@ -195,6 +201,74 @@ func peakRSS(pid int) (int64, error) {
 		}
 	}
 	return 0, errors.New("no VmHWM in /proc status")
+}
+
+// CPUSeconds returns the CPU time of the services and of cfg.Shared's
+// processes so far, in seconds, by name; a process that cannot be read is
+// left out.
+func (s *Stack) CPUSeconds() map[string]float64 {
+	out := map[string]float64{}
+	pids := maps.Clone(s.cfg.Shared)
+	if pids == nil {
+		pids = map[string]int{}
+	}
+	for name := range s.procs {
+		pids[name] = s.PID(name)
+	}
+	for name, pid := range pids {
+		if v, err := cpuSeconds(pid); err == nil {
+			out[name] = v
+		}
+	}
+	return out
+}
+
+// userHZ is the unit of /proc's CPU times: the kernel's USER_HZ, 100 on
+// every architecture Linux runs this on.
+const userHZ = 100
+
+// cpuSeconds is the user and system time of every thread of process pid
+// (fields 14 and 15 of /proc/PID/stat).
+func cpuSeconds(pid int) (float64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	// The command name, field 2, is in parentheses and may hold spaces.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0, errors.New("no command name in /proc stat")
+	}
+	f := strings.Fields(string(b[i+1:])) // from field 3, the state
+	if len(f) < 13 {
+		return 0, errors.New("short /proc stat")
+	}
+	utime, err1 := strconv.ParseInt(f[11], 10, 64)
+	stime, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err := errors.Join(err1, err2); err != nil {
+		return 0, err
+	}
+	return float64(utime+stime) / userHZ, nil
+}
+
+// SharedPIDs reads the PID files scripts/infra-up.sh leaves in infraDir
+// (ferretdb/pid, kafka/pid) and returns the live ones.
+func SharedPIDs(infraDir string) map[string]int {
+	out := map[string]int{}
+	for _, name := range []string{"ferretdb", "kafka"} {
+		b, err := os.ReadFile(filepath.Join(infraDir, name, "pid"))
+		if err != nil {
+			continue
+		}
+		pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+		if err != nil {
+			continue
+		}
+		if _, err := cpuSeconds(pid); err == nil {
+			out[name] = pid
+		}
+	}
+	return out
 }
 
 // Profile writes a CPU profile of a service over d to path.

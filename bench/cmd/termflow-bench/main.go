@@ -248,7 +248,7 @@ func run(ctx context.Context, o options) error {
 
 	// 3. Termflow end to end.
 	cfg := e2e.Config{BinDir: filepath.Join(repo, "bin"), Brokers: o.brokers, MongoURI: o.mongoURI,
-		WorkDir: work, Partitions: o.partitions}
+		WorkDir: work, Partitions: o.partitions, Shared: e2e.SharedPIDs(filepath.Join(repo, ".infra"))}
 	loads := append([]named(nil), reals...)
 	for _, n := range o.sizes {
 		loads = append(loads, zipfOf(n))

@@ -79,9 +79,20 @@ type TermflowRun struct {
 	PeakRSS map[string]int64 `json:"peak_rss"`
 	// Metrics are the changes of each service's termflow_* series over
 	// the load.
-	Metrics    map[string]e2e.Sample `json:"metrics"`
-	Profiles   map[string]string     `json:"profiles,omitempty"`
-	ProfileTop []ProfileTop          `json:"profile_top,omitempty"`
+	Metrics map[string]e2e.Sample `json:"metrics"`
+	// CPU is the CPU time each process (the services, and the broker and
+	// MongoDB server when the bench started them) used during the load.
+	CPU        map[string]CPUUse `json:"cpu_seconds,omitempty"`
+	Profiles   map[string]string `json:"profiles,omitempty"`
+	ProfileTop []ProfileTop      `json:"profile_top,omitempty"`
+}
+
+// CPUUse is a process's CPU time, in seconds, from the load's first
+// request until the load was indexed, and until it ended (completed, when
+// awaited).
+type CPUUse struct {
+	ToIndexed float64 `json:"to_indexed"`
+	Total     float64 `json:"total"`
 }
 
 // ProfileTop is the head of `go tool pprof -top` for a service.
@@ -278,7 +289,7 @@ func (r *Result) markdown(jsonPath, plotPath, profDir string) string {
 	}
 	b.WriteString(ct.Markdown() + "\n")
 
-	b.WriteString("**Stage limits** (docs/s of the same documents; analysis on one goroutine; Kafka produce and consume at once; Pebble synced batches of 1000 documents; MongoDB unordered insertMany of the final chunks, term heads and documents, best batch size × calls in flight)\n\n")
+	b.WriteString("**Stage limits** (docs/s of the same documents; analysis on one goroutine; Kafka produce and consume at once; Pebble synced batches of 1000 documents; MongoDB unordered insert commands of the final chunks, term heads and documents, sent as the persister sends them, best batch size × commands in flight)\n\n")
 	st := report.Table{Header: []string{"corpus", " analysis", " Kafka produce", " Kafka consume", " Kafka both", " Pebble", " MongoDB (all)", " MongoDB chunks/s", "Mongo batch"}}
 	for _, s := range r.Stages {
 		mongoDPS := 0.0
@@ -314,6 +325,7 @@ func (r *Result) markdown(jsonPath, plotPath, profDir string) string {
 	}
 	b.WriteString(et.Markdown() + "\n")
 	fmt.Fprintf(&b, "![throughput by corpus size](%s)\n\n", plotPath)
+	b.WriteString(r.cpuMarkdown())
 
 	if l := r.Latency; l != nil {
 		fmt.Fprintf(&b, "**Latency** of %d requests of %d documents sent open-loop at %s docs/s (half the highest rate to completed above): "+
@@ -362,4 +374,54 @@ func appendDoc(path, section string) error {
 // mongoShape is a MongoDB limit trial's batch size and calls in flight.
 func mongoShape(t stages.MongoTrial) string {
 	return fmt.Sprintf("%d × %d", t.BatchSize, max(t.InFlight, 1))
+}
+
+// cpuProcs are the processes of the CPU table, in its order.
+var cpuProcs = []struct{ name, label string }{
+	{"indexer", "indexer"}, {"persister", "persister"}, {"ferretdb", "MongoDB server"}, {"kafka", "broker"}, {"ingest", "ingest"},
+}
+
+// cpuMarkdown tables the CPU time of each process while each load was
+// indexed and after: on a machine of a few cores it shows who the indexer
+// shared them with.
+func (r *Result) cpuMarkdown() string {
+	var rows [][]string
+	for _, t := range r.Termflow {
+		if len(t.CPU) == 0 || t.Load.IndexedS <= 0 {
+			continue
+		}
+		row := []string{t.Corpus, fmt.Sprintf("%.1f", t.Load.IndexedS)}
+		sum := 0.0
+		for _, p := range cpuProcs {
+			u, ok := t.CPU[p.name]
+			if !ok {
+				row = append(row, "—")
+				continue
+			}
+			sum += u.ToIndexed
+			row = append(row, fmt.Sprintf("%.1f", u.ToIndexed))
+		}
+		row = append(row, fmt.Sprintf("%.2f", sum/t.Load.IndexedS))
+		after := "—"
+		if t.Completed && t.Load.CompletedS > t.Load.IndexedS {
+			p, f := t.CPU["persister"], t.CPU["ferretdb"]
+			after = fmt.Sprintf("%.1f s: persister %.1f, MongoDB server %.1f", t.Load.CompletedS-t.Load.IndexedS, p.Total-p.ToIndexed, f.Total-f.ToIndexed)
+		}
+		rows = append(rows, append(row, after))
+	}
+	if len(rows) == 0 {
+		return ""
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "**CPU** (core-seconds each process used from the first request until the load was indexed; the machine has %d cores; the bench's own client is not counted)\n\n", r.Machine.CPUs)
+	header := []string{"corpus", " seconds to indexed"}
+	for _, p := range cpuProcs {
+		header = append(header, " "+p.label)
+	}
+	tt := report.Table{Header: append(header, " cores busy (listed)", "then, until completed")}
+	for _, row := range rows {
+		tt.Add(row...)
+	}
+	b.WriteString(tt.Markdown() + "\n")
+	return b.String()
 }

@@ -24,8 +24,9 @@ func sampleResult() *Result {
 	}
 	r.Termflow = []TermflowRun{
 		{Corpus: "zipf-10k", Docs: 10000, Completed: true, Load: e2e.Throughput{IndexedDPS: 12000, CompletedDS: 5000}},
-		{Corpus: "zipf-100k", Docs: 100000, Completed: true, Load: e2e.Throughput{IndexedDPS: 10000, CompletedDS: 4000},
-			Metrics: map[string]e2e.Sample{"persister": persister}},
+		{Corpus: "zipf-100k", Docs: 100000, Completed: true, Load: e2e.Throughput{IndexedDPS: 10000, CompletedDS: 4000, IndexedS: 10, CompletedS: 25},
+			Metrics: map[string]e2e.Sample{"persister": persister},
+			CPU:     map[string]CPUUse{"indexer": {8, 8.5}, "persister": {5, 20}, "ferretdb": {4, 16}, "ingest": {1, 1}}},
 		{Corpus: "zipf-1M", Docs: 1000000, Load: e2e.Throughput{IndexedDPS: 9000}, PeakRSS: map[string]int64{"indexer": 700 << 20}},
 	}
 	r.Stages = []StageSet{{Corpus: "zipf-100k", Docs: 100000}}
@@ -88,5 +89,18 @@ func TestShort(t *testing.T) {
 		if got := short(n); got != want {
 			t.Errorf("short(%d) = %q, want %q", n, got, want)
 		}
+	}
+}
+
+func TestCPUTable(t *testing.T) {
+	r := sampleResult()
+	md := r.cpuMarkdown()
+	// Only the load with CPU times has a row; the broker was not measured.
+	want := "| zipf-100k | 10.0 | 8.0 | 5.0 | 4.0 | — | 1.0 | 1.80 | 15.0 s: persister 15.0, MongoDB server 12.0 |"
+	if !strings.Contains(md, want) || strings.Contains(md, "zipf-10k |") {
+		t.Fatalf("CPU table:\n%s\nwant the row\n%s", md, want)
+	}
+	if !strings.Contains(r.markdown("r.json", "r.svg", ""), md) {
+		t.Error("the results do not show the CPU table")
 	}
 }

@@ -64,8 +64,13 @@ func termflowRun(ctx context.Context, cfg e2e.Config, id string, c named, awaitC
 		}
 	}
 	b := bar(c.Len(), "termflow "+c.label)
+	cpu0 := st.CPUSeconds()
+	var cpuIndexed map[string]float64 // when the load was first seen indexed
 	load, err := st.Client().Load(ctx, "bench", bodies, c.Len(), loadPerRequest, loadConcurrency, awaitCompleted,
 		func(accepted, indexed, persisted int) {
+			if indexed >= c.Len() && cpuIndexed == nil {
+				cpuIndexed = st.CPUSeconds()
+			}
 			b.Describe(fmt.Sprintf("termflow %s: accepted %d, indexed %d, persisted %d", c.label, accepted, indexed, persisted))
 			if awaitCompleted {
 				_ = b.Set(persisted)
@@ -73,7 +78,17 @@ func termflowRun(ctx context.Context, cfg e2e.Config, id string, c named, awaitC
 				_ = b.Set(indexed)
 			}
 		})
+	cpuEnd := st.CPUSeconds()
 	_ = b.Finish()
+	if cpuIndexed == nil {
+		cpuIndexed = cpuEnd
+	}
+	run.CPU = map[string]CPUUse{}
+	for name, v := range cpuEnd {
+		if v0, ok := cpu0[name]; ok {
+			run.CPU[name] = CPUUse{ToIndexed: cpuIndexed[name] - v0, Total: v - v0}
+		}
+	}
 	profiles.Wait()
 	if err != nil {
 		return run, fmt.Errorf("%w\nindexer log:\n%s\npersister log:\n%s", err, st.LogTail("indexer"), st.LogTail("persister"))
