@@ -63,26 +63,27 @@ func less(ha uint64, a string, hb uint64, b string) int {
 	return strings.Compare(a, b)
 }
 
+// hashedOp is an op by its place in the ops, with its document's hash:
+// sorting these moves 16 bytes an entry, not the op.
 type hashedOp struct {
-	h   uint64
-	seq int // position in the ops: of a document's ops, the last wins
-	op  Op
+	h uint64
+	i int32 // the op's index: of a document's ops, the last wins
 }
 
-// sortOps returns ops hashed and in posting order; of a document's ops, the
-// last sorts last.
+// sortOps returns ops' hashes and indexes in posting order; of a
+// document's ops, the last sorts last.
 func sortOps(ops []Op) []hashedOp {
 	hs := make([]hashedOp, len(ops))
 	for i, op := range ops {
-		hs[i] = hashedOp{Hash(op.Doc), i, op}
+		hs[i] = hashedOp{Hash(op.Doc), int32(i)}
 	}
-	// An unstable sort with the position as the tie-break: SortStableFunc's
+	// An unstable sort with the index as the tie-break: SortStableFunc's
 	// merges took twice as long.
 	slices.SortFunc(hs, func(a, b hashedOp) int {
-		if c := less(a.h, a.op.Doc, b.h, b.op.Doc); c != 0 {
+		if c := less(a.h, ops[a.i].Doc, b.h, ops[b.i].Doc); c != 0 {
 			return c
 		}
-		return a.seq - b.seq
+		return int(a.i - b.i)
 	})
 	return hs
 }
@@ -139,10 +140,10 @@ func ApplyEncoded(dst, block []byte, ops []Op) (out []byte, n int, changed bool,
 	}
 	fail := func(err error) ([]byte, int, bool, error) { return dst[:start], 0, false, err }
 	for j := 0; j < len(hs); j++ {
-		if j+1 < len(hs) && hs[j+1].op.Doc == hs[j].op.Doc {
+		if j+1 < len(hs) && ops[hs[j+1].i].Doc == ops[hs[j].i].Doc {
 			continue // a later op of the same document wins
 		}
-		o := hs[j]
+		h, op := hs[j].h, ops[hs[j].i]
 		// Stored postings before the op's document stay.
 		for {
 			if !have {
@@ -154,27 +155,27 @@ func ApplyEncoded(dst, block []byte, ops []Op) (out []byte, n int, changed bool,
 				}
 				have = true
 			}
-			if less(ph, unsafeString(doc), o.h, o.op.Doc) >= 0 {
+			if less(ph, unsafeString(doc), h, op.Doc) >= 0 {
 				break
 			}
 			dst = append(dst, raw...)
 			n++
 			have = false
 		}
-		found := have && unsafeString(doc) == o.op.Doc
+		found := have && unsafeString(doc) == op.Doc
 		switch {
-		case o.op.TF == 0 && found:
+		case op.TF == 0 && found:
 			have, changed = false, true
-		case o.op.TF == 0:
+		case op.TF == 0:
 		case found:
 			at := len(dst)
-			dst = appendPosting(dst, o.op)
+			dst = appendPosting(dst, op)
 			n++
 			have = false
 			// The same document: the same bytes unless tf or length changed.
 			changed = changed || !bytes.Equal(dst[at:], raw)
 		default:
-			dst = appendPosting(dst, o.op)
+			dst = appendPosting(dst, op)
 			n++
 			changed = true
 		}

@@ -63,36 +63,36 @@ func (c *Chunk) merge(ops []Op) bool {
 	var ph uint64 // Hash of c.Postings[i], once hashed
 	hashed := -1
 	for j := 0; j < len(hs); j++ {
-		if j+1 < len(hs) && hs[j+1].op.Doc == hs[j].op.Doc {
+		if j+1 < len(hs) && ops[hs[j+1].i].Doc == ops[hs[j].i].Doc {
 			continue // a later op of the same document wins
 		}
-		o := hs[j]
+		h, op := hs[j].h, ops[hs[j].i]
 		// Postings before the op's document stay.
 		for i < len(c.Postings) {
 			p := c.Postings[i]
 			if hashed != i {
 				ph, hashed = Hash(p.Doc), i
 			}
-			if less(ph, p.Doc, o.h, o.op.Doc) >= 0 {
+			if less(ph, p.Doc, h, op.Doc) >= 0 {
 				break
 			}
 			out = append(out, p)
 			i++
 		}
-		found := i < len(c.Postings) && c.Postings[i].Doc == o.op.Doc
+		found := i < len(c.Postings) && c.Postings[i].Doc == op.Doc
 		switch {
-		case o.op.TF == 0 && found:
+		case op.TF == 0 && found:
 			i++
 			changed = true
-		case o.op.TF == 0:
+		case op.TF == 0:
 		case found:
-			if c.Postings[i] != o.op {
+			if c.Postings[i] != op {
 				changed = true
 			}
-			out = append(out, o.op)
+			out = append(out, op)
 			i++
 		default:
-			out = append(out, o.op)
+			out = append(out, op)
 			changed = true
 		}
 	}
