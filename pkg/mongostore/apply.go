@@ -489,7 +489,7 @@ func encodeAhead(ctx context.Context, docs []any, ids []string, maxDocs, inFligh
 		for i, d := range docs {
 			raw, ok := d.(bson.Raw)
 			if !ok {
-				b, err := bson.Marshal(d)
+				b, err := marshal(d)
 				if err != nil {
 					// The documents before it go first, then the error.
 					if len(cur.docs) > 0 && !emit() {
@@ -528,6 +528,15 @@ func encodeAhead(ctx context.Context, docs []any, ids []string, maxDocs, inFligh
 		})
 	}
 	return cmp.Or(g.Wait(), halt, ctx.Err())
+}
+
+// marshal encodes d, through its own MarshalBSON when it has one: the
+// encoder would call that too, then copy what it returned.
+func marshal(d any) ([]byte, error) {
+	if m, ok := d.(bson.Marshaler); ok {
+		return m.MarshalBSON()
+	}
+	return bson.Marshal(d)
 }
 
 // insertFresh inserts docs (ids their ids) with one unordered insert and
