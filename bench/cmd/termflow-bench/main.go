@@ -115,10 +115,10 @@ func logf(format string, a ...any) {
 }
 
 // bar is a progress bar on standard error for long steps.
-func bar(n int, what string) *progressbar.ProgressBar {
-	return progressbar.NewOptions(n, progressbar.OptionSetDescription(what), progressbar.OptionSetWriter(os.Stderr),
-		progressbar.OptionShowCount(), progressbar.OptionThrottle(200*time.Millisecond), progressbar.OptionClearOnFinish(),
-		progressbar.OptionSetWidth(30))
+func bar(n int, what string, opts ...progressbar.Option) *progressbar.ProgressBar {
+	return progressbar.NewOptions(n, append([]progressbar.Option{progressbar.OptionSetDescription(what), progressbar.OptionSetWriter(os.Stderr),
+		progressbar.OptionShowCount(), progressbar.OptionThrottle(200 * time.Millisecond), progressbar.OptionClearOnFinish(),
+		progressbar.OptionSetWidth(30)}, opts...)...)
 }
 
 // named is a corpus under the name the report uses.

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/schollz/progressbar/v3"
+
 	"github.com/termflow/termflow/bench/corpus"
 	"github.com/termflow/termflow/bench/e2e"
 )
@@ -63,7 +65,9 @@ func termflowRun(ctx context.Context, cfg e2e.Config, id string, c named, awaitC
 			}()
 		}
 	}
-	b := bar(c.Len(), "termflow "+c.label)
+	// Unthrottled: the load reports a few times a second, and a throttled
+	// bar drew its count and its description from different reports.
+	b := bar(c.Len(), "termflow "+c.label, progressbar.OptionThrottle(0))
 	cpu0 := st.CPUSeconds()
 	var cpuIndexed map[string]float64 // when the load was first seen indexed
 	load, err := st.Client().Load(ctx, "bench", bodies, c.Len(), loadPerRequest, loadConcurrency, awaitCompleted,
@@ -71,12 +75,12 @@ func termflowRun(ctx context.Context, cfg e2e.Config, id string, c named, awaitC
 			if indexed >= c.Len() && cpuIndexed == nil {
 				cpuIndexed = st.CPUSeconds()
 			}
-			b.Describe(fmt.Sprintf("termflow %s: accepted %d, indexed %d, persisted %d", c.label, accepted, indexed, persisted))
 			if awaitCompleted {
 				_ = b.Set(persisted)
 			} else {
 				_ = b.Set(indexed)
 			}
+			b.Describe(fmt.Sprintf("termflow %s: accepted %d, indexed %d, persisted %d", c.label, accepted, indexed, persisted))
 		})
 	cpuEnd := st.CPUSeconds()
 	_ = b.Finish()
