@@ -177,30 +177,21 @@ func mongoWrite(docs int, bytes, postings int64, reqs int, d time.Duration) Mong
 	return w
 }
 
-// insertAll inserts docs with unordered insert commands of sh.BatchSize
-// documents (and at most mongostore.StepBytes past the first, as the
-// persister sends them), sh.InFlight at once, and returns the number of
-// commands. They are sent as the persister sends them, with
-// mongostore.InsertRaw.
+// insertAll inserts docs with unordered insert commands of at most
+// sh.BatchSize documents, sh.InFlight at once, split and sent as the
+// persister sends them (mongostore.Steps, mongostore.InsertRaw), and
+// returns the number of commands.
 func insertAll(ctx context.Context, c *mongo.Collection, docs []bson.Raw, sh MongoShape) (int, error) {
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(max(sh.InFlight, 1))
-	reqs := 0
-	for len(docs) > 0 {
-		k, size := 1, len(docs[0])
-		for k < min(sh.BatchSize, len(docs)) && size+len(docs[k]) <= mongostore.StepBytes {
-			size += len(docs[k])
-			k++
-		}
-		part := docs[:k]
+	steps := mongostore.Steps(docs, sh.BatchSize)
+	for _, part := range steps {
 		g.Go(func() error {
 			_, err := mongostore.InsertRaw(gctx, c, part)
 			return err
 		})
-		reqs++
-		docs = docs[k:]
 	}
-	return reqs, g.Wait()
+	return len(steps), g.Wait()
 }
 
 func rawBytes(docs []bson.Raw) int64 {

@@ -395,17 +395,20 @@ func (s *Store) replace(ctx context.Context, c *mongo.Collection, ids []string, 
 	// The commands of each kind go out sendsInFlight at a time; mu guards
 	// what they share.
 	var mu sync.Mutex
-	if err := encodeAhead(ctx, ins, insIDs, s.writeStep, sendsInFlight, func(docs []any, ids []string) error {
+	if err := encodeAhead(ctx, ins, insIDs, s.writeStep, sendsInFlight, func(docs []bson.Raw, ids []string) error {
 		again, againIDs, err := s.insertFresh(ctx, c, docs, ids)
 		mu.Lock()
 		defer mu.Unlock()
 		st.Writes++
-		upd, updIDs = append(upd, again...), append(updIDs, againIDs...)
+		for _, d := range again {
+			upd = append(upd, d)
+		}
+		updIDs = append(updIDs, againIDs...)
 		return err
 	}); err != nil {
 		return err
 	}
-	if err := encodeAhead(ctx, upd, updIDs, s.writeStep, sendsInFlight, func(docs []any, ids []string) error {
+	if err := encodeAhead(ctx, upd, updIDs, s.writeStep, sendsInFlight, func(docs []bson.Raw, ids []string) error {
 		if err := s.replaceRaw(ctx, c, ids, docs); err != nil {
 			return err
 		}
@@ -435,10 +438,6 @@ const (
 	stepBytes = 8 << 20
 )
 
-// StepBytes is the most bytes of documents one write command of the store
-// carries past its first document (InsertRaw's callers split by it too).
-const StepBytes = stepBytes
-
 // sendsInFlight is how many write commands of one kind replace has in
 // flight at once. The documents of one replace are distinct and each write
 // sets one of them, so their commands may complete in any order; two keep
@@ -457,7 +456,7 @@ const sendsInFlight = 2
 // one after another, in order. The first error, of either side, stops
 // further sends; encodeAhead returns it once the sends in flight have
 // returned.
-func encodeAhead(ctx context.Context, docs []any, ids []string, maxDocs, inFlight int, send func(docs []any, ids []string) error) error {
+func encodeAhead(ctx context.Context, docs []any, ids []string, maxDocs, inFlight int, send func(docs []bson.Raw, ids []string) error) error {
 	if len(docs) == 0 {
 		return nil
 	}
@@ -465,7 +464,7 @@ func encodeAhead(ctx context.Context, docs []any, ids []string, maxDocs, inFligh
 		maxDocs = stepDocs
 	}
 	type step struct {
-		docs []any
+		docs []bson.Raw
 		ids  []string
 		err  error
 	}
@@ -541,7 +540,7 @@ func marshal(d any) ([]byte, error) {
 
 // insertFresh inserts docs (ids their ids) with one unordered insert and
 // returns the ones that were stored already, to be replaced.
-func (s *Store) insertFresh(ctx context.Context, c *mongo.Collection, docs []any, ids []string) ([]any, []string, error) {
+func (s *Store) insertFresh(ctx context.Context, c *mongo.Collection, docs []bson.Raw, ids []string) ([]bson.Raw, []string, error) {
 	err := s.insertRaw(ctx, c, docs)
 	if err == nil {
 		return nil, nil, nil
@@ -550,7 +549,7 @@ func (s *Store) insertFresh(ctx context.Context, c *mongo.Collection, docs []any
 	if !errors.As(err, &bwe) || bwe.WriteConcernError != nil || len(bwe.WriteErrors) == 0 {
 		return nil, nil, err
 	}
-	var again []any
+	var again []bson.Raw
 	var againIDs []string
 	for _, we := range bwe.WriteErrors {
 		if !mongo.IsDuplicateKeyError(we) || we.Index < 0 || we.Index >= len(docs) {

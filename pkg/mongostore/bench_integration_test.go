@@ -103,7 +103,7 @@ func benchPersist(b *testing.B, n, poll int) {
 }
 
 // rawBulkWrite copies the persisted documents, heads and chunks into a fresh
-// database with unordered inserts of 1000 documents or StepBytes (InsertRaw,
+// database with unordered inserts of 1000 documents (Steps, InsertRaw,
 // as the store writes) and returns the time the inserts took.
 func rawBulkWrite(b *testing.B, from *Store) time.Duration {
 	ctx := context.Background()
@@ -119,16 +119,10 @@ func rawBulkWrite(b *testing.B, from *Store) time.Duration {
 			b.Fatal(err)
 		}
 		start := time.Now()
-		for len(docs) > 0 {
-			k, size := 1, len(docs[0])
-			for k < min(1000, len(docs)) && size+len(docs[k]) <= StepBytes {
-				size += len(docs[k])
-				k++
-			}
-			if _, err := InsertRaw(ctx, to.db.Collection(c), docs[:k]); err != nil {
+		for _, part := range Steps(docs, 1000) {
+			if _, err := InsertRaw(ctx, to.db.Collection(c), part); err != nil {
 				b.Fatal(err)
 			}
-			docs = docs[k:]
 		}
 		total += time.Since(start)
 	}

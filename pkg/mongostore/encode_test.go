@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -38,17 +39,13 @@ func TestEncodeAheadSteps(t *testing.T) {
 				docs[i] = bson.D{{Key: "_id", Value: ids[i]}, {Key: "p", Value: strings.Repeat("x", tc.pad)}}
 			}
 			next, steps := 0, 0
-			err := encodeAhead(context.Background(), docs, ids, 0, 1, func(ds []any, is []string) error {
+			err := encodeAhead(context.Background(), docs, ids, 0, 1, func(ds []bson.Raw, is []string) error {
 				steps++
 				if len(ds) == 0 || len(ds) != len(is) || len(ds) > stepDocs {
 					t.Fatalf("step %d: %d documents, %d ids", steps, len(ds), len(is))
 				}
 				size := 0
-				for i, d := range ds {
-					raw, ok := d.(bson.Raw)
-					if !ok {
-						t.Fatalf("step %d: document %d not encoded: %T", steps, i, d)
-					}
+				for i, raw := range ds { // encoded: the steps are bson.Raw
 					if got := raw.Lookup("_id").StringValue(); got != ids[next] || is[i] != ids[next] {
 						t.Fatalf("document %d: _id %q, id %q, want %q", next, got, is[i], ids[next])
 					}
@@ -84,7 +81,7 @@ func TestEncodeAheadErrors(t *testing.T) {
 	boom := errors.New("boom")
 	done := make(chan error, 1)
 	go func() {
-		done <- encodeAhead(context.Background(), docs, ids, 0, 1, func([]any, []string) error { return boom })
+		done <- encodeAhead(context.Background(), docs, ids, 0, 1, func([]bson.Raw, []string) error { return boom })
 	}()
 	select {
 	case err := <-done:
@@ -98,7 +95,7 @@ func TestEncodeAheadErrors(t *testing.T) {
 	bad := append(append([]any(nil), docs[:stepDocs]...), bson.D{{Key: "_id", Value: "bad"}, {Key: "c", Value: make(chan int)}})
 	badIDs := append(append([]string(nil), ids[:stepDocs]...), "bad")
 	sent := 0
-	err := encodeAhead(context.Background(), bad, badIDs, 0, 1, func(ds []any, _ []string) error { sent += len(ds); return nil })
+	err := encodeAhead(context.Background(), bad, badIDs, 0, 1, func(ds []bson.Raw, _ []string) error { sent += len(ds); return nil })
 	if err == nil || !strings.Contains(err.Error(), `"bad"`) {
 		t.Fatalf("err = %v, want an encoding error naming the document", err)
 	}
@@ -123,7 +120,7 @@ func TestEncodeAheadInFlight(t *testing.T) {
 	seen := map[string]int{}
 	running, most := 0, 0
 	both := make(chan struct{})
-	err := encodeAhead(context.Background(), docs, ids, 0, 2, func(ds []any, is []string) error {
+	err := encodeAhead(context.Background(), docs, ids, 0, 2, func(ds []bson.Raw, is []string) error {
 		mu.Lock()
 		running++
 		most = max(most, running)
@@ -166,7 +163,7 @@ func TestEncodeAheadInFlight(t *testing.T) {
 	var sends atomic.Int32
 	var otherDone atomic.Bool
 	second := make(chan struct{})
-	err = encodeAhead(context.Background(), docs, ids, 0, 2, func([]any, []string) error {
+	err = encodeAhead(context.Background(), docs, ids, 0, 2, func([]bson.Raw, []string) error {
 		switch sends.Add(1) {
 		case 1:
 			select { // until the second send has started
@@ -189,5 +186,31 @@ func TestEncodeAheadInFlight(t *testing.T) {
 	}
 	if n := sends.Load(); n != 2 {
 		t.Errorf("%d sends, want 2 (none after the failure)", n)
+	}
+}
+
+// TestSteps: Steps splits by count and, past a command's first document,
+// by stepBytes, keeping every document once and in order.
+func TestSteps(t *testing.T) {
+	doc := func(n int) bson.Raw { return make(bson.Raw, n) }
+	docs := []bson.Raw{doc(10), doc(10), doc(10), doc(stepBytes), doc(10), doc(stepBytes - 20), doc(10), doc(10)}
+	var sizes []int
+	total := 0
+	for _, st := range Steps(docs, 3) {
+		sizes = append(sizes, len(st))
+		for i, d := range st {
+			if &d[0] != &docs[total+i][0] {
+				t.Fatalf("document %d out of place", total+i)
+			}
+		}
+		total += len(st)
+	}
+	// 3 by count; the large one alone; 10 + (stepBytes-20) + 10 fill
+	// stepBytes exactly; the last one.
+	if want := []int{3, 1, 3, 1}; !reflect.DeepEqual(sizes, want) || total != len(docs) {
+		t.Fatalf("steps of %v documents, want %v", sizes, want)
+	}
+	if Steps(nil, 3) != nil {
+		t.Error("steps of no documents")
 	}
 }

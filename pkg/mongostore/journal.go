@@ -92,7 +92,7 @@ func (s *Store) writeJournal(ctx context.Context, j *journal, st *ApplyStats) er
 	if err := s.beforeWrite(); err != nil {
 		return err
 	}
-	if err := s.insertMany(ctx, s.journal, docs, true); err != nil {
+	if err := s.insertMany(ctx, s.journal, docs); err != nil {
 		return err
 	}
 	st.Writes++
@@ -214,14 +214,15 @@ func (s *Store) sent(coll, kind string, err error, docs int) {
 	s.commandHook(Command{Collection: coll, Kind: kind, Docs: docs})
 }
 
-// insertMany sends one insert command. Every write of the apply path goes
+// insertMany sends one ordered insert command (the journal's parts).
+// Every write of the apply path goes
 // through insertMany, insertRaw, replaceRaw, deleteMany or writeCheckpoint,
 // which run the write hook first and report the command after.
-func (s *Store) insertMany(ctx context.Context, c *mongo.Collection, docs []any, ordered bool) error {
+func (s *Store) insertMany(ctx context.Context, c *mongo.Collection, docs []any) error {
 	if err := s.beforeWrite(); err != nil {
 		return err
 	}
-	res, err := c.InsertMany(ctx, docs, options.InsertMany().SetOrdered(ordered))
+	res, err := c.InsertMany(ctx, docs, options.InsertMany().SetOrdered(true))
 	n := 0
 	var bwe mongo.BulkWriteException
 	switch {

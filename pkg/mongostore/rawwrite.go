@@ -22,18 +22,14 @@ import (
 // without the driver's one retry of a retryable write error: the
 // persister retries the whole batch, which the journal makes safe.
 
-// insertRaw sends one insert command of docs (bson.Raw, each with an _id)
-// to c. Write errors come back as the mongo.BulkWriteException InsertMany
+// insertRaw sends one insert command of docs (each with an _id) to c.
+// Write errors come back as the mongo.BulkWriteException InsertMany
 // returns, with the index of each failed document.
-func (s *Store) insertRaw(ctx context.Context, c *mongo.Collection, docs []any) error {
+func (s *Store) insertRaw(ctx context.Context, c *mongo.Collection, docs []bson.Raw) error {
 	if err := s.beforeWrite(); err != nil {
 		return err
 	}
-	raws := make([]bson.Raw, len(docs))
-	for i, d := range docs {
-		raws[i] = d.(bson.Raw)
-	}
-	n, err := InsertRaw(ctx, c, raws)
+	n, err := InsertRaw(ctx, c, docs)
 	s.sent(c.Name(), "insert", err, n)
 	return err
 }
@@ -67,13 +63,13 @@ func InsertRaw(ctx context.Context, c *mongo.Collection, docs []bson.Raw) (int, 
 
 // replaceRaw sends one unordered update command that replaces, or inserts,
 // the document of each id with docs[i].
-func (s *Store) replaceRaw(ctx context.Context, c *mongo.Collection, ids []string, docs []any) error {
+func (s *Store) replaceRaw(ctx context.Context, c *mongo.Collection, ids []string, docs []bson.Raw) error {
 	if err := s.beforeWrite(); err != nil {
 		return err
 	}
 	size := 64 + len(c.Name())
 	for i, d := range docs {
-		size += 48 + len(ids[i]) + len(d.(bson.Raw))
+		size += 48 + len(ids[i]) + len(d)
 	}
 	idx, cmd := bsoncore.AppendDocumentStart(make([]byte, 0, size))
 	cmd = bsoncore.AppendStringElement(cmd, "update", c.Name())
@@ -86,7 +82,7 @@ func (s *Store) replaceRaw(ctx context.Context, c *mongo.Collection, ids []strin
 		q, stmt = bsoncore.AppendDocumentElementStart(stmt, "q")
 		stmt = bsoncore.AppendStringElement(stmt, "_id", ids[i])
 		stmt, _ = bsoncore.AppendDocumentEnd(stmt, q)
-		stmt = bsoncore.AppendDocumentElement(stmt, "u", d.(bson.Raw))
+		stmt = bsoncore.AppendDocumentElement(stmt, "u", d)
 		stmt = bsoncore.AppendBooleanElement(stmt, "upsert", true)
 		stmt, _ = bsoncore.AppendDocumentEnd(stmt, sidx)
 		cmd = appendIndexed(cmd, i, stmt)
@@ -99,6 +95,23 @@ func (s *Store) replaceRaw(ctx context.Context, c *mongo.Collection, ids []strin
 		return fmt.Errorf("bulk write %s: %w", c.Name(), err)
 	}
 	return nil
+}
+
+// Steps splits docs into the commands the store sends: at most maxDocs
+// documents each and, past the first, at most stepBytes of them (as
+// encodeAhead steps a batch's writes).
+func Steps(docs []bson.Raw, maxDocs int) [][]bson.Raw {
+	var out [][]bson.Raw
+	for len(docs) > 0 {
+		k, size := 1, len(docs[0])
+		for k < min(maxDocs, len(docs)) && size+len(docs[k]) <= stepBytes {
+			size += len(docs[k])
+			k++
+		}
+		out = append(out, docs[:k])
+		docs = docs[k:]
+	}
+	return out
 }
 
 // appendIndexed appends doc as element i of a BSON array.

@@ -20,24 +20,24 @@ func TestRawWrites(t *testing.T) {
 	c := s.db.Collection("raw")
 	var cmds []Command
 	s.SetCommandHook(func(cmd Command) { cmds = append(cmds, cmd) })
-	raw := func(id string, n int) any {
+	raw := func(id string, n int) bson.Raw {
 		b, err := bson.Marshal(bson.D{{Key: "_id", Value: id}, {Key: "n", Value: int32(n)}, {Key: "a", Value: bson.A{"x", int32(n)}}})
 		if err != nil {
 			t.Fatal(err)
 		}
 		return bson.Raw(b)
 	}
-	if err := s.insertRaw(ctx, c, []any{raw("a", 1), raw("b", 2), raw("c", 3)}); err != nil {
+	if err := s.insertRaw(ctx, c, []bson.Raw{raw("a", 1), raw("b", 2), raw("c", 3)}); err != nil {
 		t.Fatal(err)
 	}
 	// b is stored already: the others go in, b comes back by its index.
-	err := s.insertRaw(ctx, c, []any{raw("d", 4), raw("b", 5), raw("e", 6)})
+	err := s.insertRaw(ctx, c, []bson.Raw{raw("d", 4), raw("b", 5), raw("e", 6)})
 	var bwe mongo.BulkWriteException
 	if !errors.As(err, &bwe) || len(bwe.WriteErrors) != 1 || bwe.WriteErrors[0].Index != 1 || !mongo.IsDuplicateKeyError(bwe.WriteErrors[0]) {
 		t.Fatalf("duplicate insert: %v", err)
 	}
 	// Replace b and d, upsert f.
-	if err := s.replaceRaw(ctx, c, []string{"b", "d", "f"}, []any{raw("b", 20), raw("d", 40), raw("f", 60)}); err != nil {
+	if err := s.replaceRaw(ctx, c, []string{"b", "d", "f"}, []bson.Raw{raw("b", 20), raw("d", 40), raw("f", 60)}); err != nil {
 		t.Fatal(err)
 	}
 	cur, err := c.Find(ctx, bson.D{}, nil)
