@@ -98,3 +98,39 @@ func TestBatchLinger(t *testing.T) {
 		t.Fatalf("wait with Linger 0: %v", w)
 	}
 }
+
+// Events are decoded as they arrive: a decoded event drops its record's
+// bytes (the batch holds each event once), a poison one keeps them for the
+// dead-letter topic, and the order of records is kept.
+func TestBatchDecodesOnArrival(t *testing.T) {
+	ev := &dirtyterms.Event{V: dirtyterms.Version, Topic: "docs", Partition: 0, FirstOffset: 7, LastOffset: 7,
+		Records: []dirtyterms.Record{{Offset: 7, Index: "books", ID: "a", Count: 1}},
+		Terms:   []dirtyterms.Term{{Index: "books", Field: "title", Term: "go", Ops: []dirtyterms.Op{{Rec: 0, TF: 1, Length: 1}}}}}
+	v, err := ev.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	good := &kgo.Record{Key: []byte("docs/0"), Value: v}
+	bad := &kgo.Record{Key: []byte("docs/0"), Value: []byte(`{"v":1,"terms":[`)}
+	b := newBatch(Config{Linger: time.Second, BatchEvents: 10, BatchBytes: 1 << 20})
+	b.add(good, time.Unix(1000, 0))
+	b.add(bad, time.Unix(1000, 0))
+	if b.bytes != len(v)+len(`{"v":1,"terms":[`) {
+		t.Fatalf("batch bytes %d: the encoded sizes count toward BatchBytes", b.bytes)
+	}
+	if b.errs[0] != nil || b.evs[0] == nil || b.evs[0].Terms[0].Term != "go" || b.evs[0].Records[0].ID != "a" {
+		t.Fatalf("event 0 not decoded: %+v, %v", b.evs[0], b.errs[0])
+	}
+	if good.Value != nil {
+		t.Fatal("a decoded event's record keeps its bytes")
+	}
+	if b.errs[1] == nil || b.evs[1] != nil {
+		t.Fatalf("poison event 1 decoded: %+v", b.evs[1])
+	}
+	if string(bad.Value) != `{"v":1,"terms":[` {
+		t.Fatal("a poison event's record lost the bytes the dead-letter topic needs")
+	}
+	if b.decode <= 0 {
+		t.Fatal("decoding time not counted")
+	}
+}

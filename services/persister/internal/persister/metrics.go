@@ -57,13 +57,13 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		written: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "termflow_persister_mongo_documents_written_total",
 			Help: "MongoDB documents inserted, deleted or updated, by collection."}, []string{"collection"}),
 		phases: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "termflow_persister_phase_seconds_total",
-			Help: "Time applied batches spent by phase: decode (the events), plan (reading and computing the writes), " +
+			Help: "Time applied batches spent by phase: decode (the events, as they arrive while the batch is collected), plan (reading and computing the writes), " +
 				"write (writes in flight; the documents are written during plan, so plan and write overlap), report (progress records). Retried attempts not counted."},
 			[]string{"phase"}),
 		retries: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "termflow_persister_retries_total",
 			Help: "Failed attempts that were retried, by step."}, []string{"step"}),
 		applySeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "termflow_persister_apply_duration_seconds",
-			Help: "Time to apply one event, retries included.", Buckets: prometheus.ExponentialBuckets(0.001, 3, 12)}),
+			Help: "Time to apply one batch of events once collected (decoded as they arrived), retries included.", Buckets: prometheus.ExponentialBuckets(0.001, 3, 12)}),
 		lastOffset: prometheus.NewGauge(prometheus.GaugeOpts{Name: "termflow_persister_last_offset",
 			Help: "Dirty-terms offset of the last applied event."}),
 	}

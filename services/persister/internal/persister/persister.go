@@ -188,12 +188,13 @@ func (p *Persister) Run(ctx context.Context) error {
 	p.mu.Unlock()
 	p.log.Info().Str("topic", p.cfg.Topics.DirtyTerms).Int64("offset", cp.Offset).Msg("checkpoint loaded")
 	for {
-		recs, closed := p.collect(ctx)
+		b, closed := p.collect(ctx)
 		if closed {
 			p.client.AllowRebalance()
 			return nil
 		}
-		err := p.handle(ctx, recs, &cp)
+		recs := b.recs
+		err := p.handle(ctx, b, &cp)
 		if err == nil && len(recs) > 0 {
 			p.cfg.Failpoints.Hit("persister.before-commit")
 			// Commit after MongoDB acknowledged and progress was reported.
@@ -216,23 +217,24 @@ func (p *Persister) Run(ctx context.Context) error {
 // collect polls the next batch: it waits for events, then keeps polling
 // while more arrive within Linger, up to BatchEvents events or BatchBytes
 // bytes (see batch for how long it lingers). A backlog fills a batch at
-// once; a lone small request waits one Linger. closed reports that the
+// once; a lone small request waits one Linger. Events are decoded as they
+// arrive, while the batch waits for the rest. closed reports that the
 // client closed or ctx ended.
-func (p *Persister) collect(ctx context.Context) (recs []*kgo.Record, closed bool) {
+func (p *Persister) collect(ctx context.Context) (_ *batch, closed bool) {
 	b := newBatch(p.cfg)
 	for {
 		pctx, cancel := ctx, context.CancelFunc(func() {})
 		if len(b.recs) > 0 {
 			wait := b.wait(time.Now())
 			if wait <= 0 {
-				return b.recs, false
+				return b, false
 			}
 			pctx, cancel = context.WithTimeout(ctx, wait)
 		}
 		fetches := p.client.PollRecords(pctx, p.cfg.BatchEvents-len(b.recs))
 		cancel()
 		if fetches.IsClientClosed() || ctx.Err() != nil {
-			return b.recs, true
+			return b, true
 		}
 		fetches.EachError(func(t string, part int32, err error) {
 			if !errors.Is(err, context.DeadlineExceeded) {
@@ -246,7 +248,7 @@ func (p *Persister) collect(ctx context.Context) (recs []*kgo.Record, closed boo
 			got++
 		})
 		if got == 0 && len(b.recs) > 0 && !b.moreComing() {
-			return b.recs, false // nothing more within Linger
+			return b, false // nothing more within Linger
 		}
 	}
 }
@@ -265,7 +267,14 @@ type batch struct {
 	bytes        int
 	first        time.Time
 	recs         []*kgo.Record
-	more         map[string]bool // dirty-terms keys (documents partitions) whose events are said to be coming
+	// evs[i] is recs[i] decoded, or nil with errs[i] set: a poison event,
+	// whose record keeps its value for the dead-letter topic. A decoded
+	// event holds copies of all it needs, so its record's value is dropped
+	// at once: a batch holds its events decoded, not twice.
+	evs    []*dirtyterms.Event
+	errs   []error
+	decode time.Duration   // spent decoding
+	more   map[string]bool // dirty-terms keys (documents partitions) whose events are said to be coming
 }
 
 func newBatch(cfg Config) *batch {
@@ -278,6 +287,13 @@ func (b *batch) add(r *kgo.Record, now time.Time) {
 	}
 	b.recs = append(b.recs, r)
 	b.bytes += len(r.Value)
+	start := time.Now()
+	ev, err := dirtyterms.Decode(r.Value)
+	b.decode += time.Since(start)
+	b.evs, b.errs = append(b.evs, ev), append(b.errs, err)
+	if err == nil {
+		r.Value = nil
+	}
 	// This partition's awaited event is here; the ones it says are coming
 	// (its own next, the rest of its indexer's poll) are awaited now.
 	delete(b.more, string(r.Key))
@@ -305,32 +321,26 @@ func (b *batch) wait(now time.Time) time.Duration {
 	return min(b.linger, b.first.Add(limit).Sub(now))
 }
 
-// handle applies one poll's events as one batch: poison events go to the
-// dead-letter topic, the rest are merged into one mongostore.ApplyBatch
-// (one set of MongoDB round trips for the whole poll), then every event's
-// progress is reported.
-func (p *Persister) handle(ctx context.Context, recs []*kgo.Record, cp *mongostore.Checkpoint) error {
+// handle applies one batch's events (decoded while they were collected) as
+// one batch: poison events go to the dead-letter topic, the rest are merged
+// into one mongostore.ApplyBatch (one set of MongoDB round trips for the
+// whole batch), then every event's progress is reported.
+func (p *Persister) handle(ctx context.Context, b *batch, cp *mongostore.Checkpoint) error {
+	recs := b.recs
 	if len(recs) == 0 {
 		return nil
 	}
 	start := time.Now()
 	items := make([]mongostore.Item, 0, len(recs))
-	for _, r := range recs {
-		ev, err := dirtyterms.Decode(r.Value)
-		if err != nil {
-			if err := p.deadLetter(ctx, r, err); err != nil {
+	for i, r := range recs {
+		if b.errs[i] != nil {
+			if err := p.deadLetter(ctx, r, b.errs[i]); err != nil {
 				return err
 			}
+			r.Value = nil
 			continue
 		}
-		items = append(items, mongostore.Item{Offset: r.Offset, Event: ev})
-	}
-	decoded := time.Now()
-	// The decoded events hold copies of all they need: the fetched bytes
-	// (as much as the batch cap, decompressed) can go while the batch is
-	// applied.
-	for _, r := range recs {
-		r.Value = nil
+		items = append(items, mongostore.Item{Offset: r.Offset, Event: b.evs[i]})
 	}
 	var st mongostore.ApplyStats
 	if err := p.retry(ctx, "apply events", func(c context.Context) (err error) {
@@ -375,7 +385,7 @@ func (p *Persister) handle(ctx context.Context, recs []*kgo.Record, cp *mongosto
 		}
 		p.m.writes.Add(float64(st.Writes))
 		p.m.reads.Add(float64(st.Reads))
-		p.m.phases.WithLabelValues("decode").Add(decoded.Sub(start).Seconds())
+		p.m.phases.WithLabelValues("decode").Add(b.decode.Seconds())
 		p.m.phases.WithLabelValues("plan").Add(st.Plan.Seconds())
 		p.m.phases.WithLabelValues("write").Add(st.Write.Seconds())
 		p.m.phases.WithLabelValues("report").Add(time.Since(applied).Seconds())
