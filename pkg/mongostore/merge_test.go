@@ -1,6 +1,8 @@
 package mongostore
 
 import (
+	"fmt"
+	"math/rand/v2"
 	"reflect"
 	"testing"
 
@@ -77,5 +79,39 @@ func TestMergeAllSkipped(t *testing.T) {
 	ev, _, next := merge([]Item{{Offset: 8, Event: &dirtyterms.Event{Records: []dirtyterms.Record{rec(1, "a")}}}}, cp, &st)
 	if next.Offset != 9 || len(ev.Records) != 0 || st.Events != 0 {
 		t.Errorf("events below the checkpoint merged: %+v %+v %+v", ev, next, st)
+	}
+}
+
+// BenchmarkMerge merges a zipf-10k-like batch: 100 events of 100 documents,
+// each document with about 25 terms of a Zipf vocabulary (the persister's
+// merge of a bulk load's poll).
+func BenchmarkMerge(b *testing.B) {
+	r := rand.New(rand.NewPCG(1, 2))
+	z := rand.NewZipf(rand.New(rand.NewPCG(3, 4)), 1.1, 2, 49999)
+	var items []Item
+	for e := range 100 {
+		ev := &dirtyterms.Event{Topic: "docs", Partition: 0, FirstOffset: int64(e * 100), LastOffset: int64(e*100 + 99)}
+		byTerm := map[string]int{}
+		for d := range 100 {
+			ev.Records = append(ev.Records, rec(int64(e*100+d), fmt.Sprint("d", e*100+d)))
+			for range 15 + r.IntN(20) {
+				t := fmt.Sprint("w", z.Uint64())
+				i, ok := byTerm[t]
+				if !ok {
+					i = len(ev.Terms)
+					byTerm[t] = i
+					ev.Terms = append(ev.Terms, term(t))
+				}
+				if ops := ev.Terms[i].Ops; len(ops) == 0 || ops[len(ops)-1].Rec != d {
+					ev.Terms[i].Ops = append(ev.Terms[i].Ops, dirtyterms.Op{Rec: d, TF: 1, Length: 20})
+				}
+			}
+		}
+		items = append(items, Item{Offset: int64(e), Event: ev})
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		var st ApplyStats
+		merge(items, &Checkpoint{Offset: -1}, &st)
 	}
 }
