@@ -79,7 +79,7 @@ func (s *Store) IndexStats(ctx context.Context, index string) (IndexStats, error
 	if err != nil {
 		return IndexStats{}, err
 	}
-	terms, err := s.terms.CountDocuments(ctx, bson.D{{Key: "index", Value: index}})
+	terms, err := s.terms.CountDocuments(ctx, IndexFilter(CollTerms, index))
 	if err != nil {
 		return IndexStats{}, fmt.Errorf("count terms: %w", err)
 	}

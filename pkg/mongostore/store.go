@@ -16,6 +16,7 @@ package mongostore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -97,18 +98,67 @@ func Open(ctx context.Context, uri, database string, log zerolog.Logger, extra .
 	return s, nil
 }
 
+// legacyIndexes are the secondary indexes earlier versions created. Every
+// read is by _id or by an _id range (every _id starts with its index name
+// and a separator: IndexFilter), so they were only write cost: a
+// secondary-index entry for every document, term head and chunk written.
+var legacyIndexes = []struct{ coll, name string }{
+	{CollChunks, "tk_1"}, {CollTerms, "index_1"}, {CollDocuments, "index_1"}, {CollFieldStats, "index_1"},
+}
+
+// ensureIndexes drops the legacy secondary indexes of a database written by
+// an earlier version. A drop that fails is logged, not fatal: the index
+// only slows writes down.
 func (s *Store) ensureIndexes(ctx context.Context) error {
-	idx := []struct {
-		c   *mongo.Collection
-		key string
-	}{{s.chunks, "tk"}, {s.terms, "index"}, {s.docs, "index"}, {s.fieldStats, "index"}}
-	for _, i := range idx {
-		_, err := i.c.Indexes().CreateOne(ctx, mongo.IndexModel{Keys: bson.D{{Key: i.key, Value: 1}}})
-		if err != nil {
-			return fmt.Errorf("create index %s.%s: %w", i.c.Name(), i.key, err)
+	for _, l := range legacyIndexes {
+		err := s.db.Collection(l.coll).Indexes().DropOne(ctx, l.name)
+		var ce mongo.CommandError
+		switch {
+		case err == nil:
+			s.log.Info().Str("collection", l.coll).Str("index", l.name).Msg("dropped a secondary index earlier versions created")
+		case errors.As(err, &ce) && (ce.Code == codeNamespaceNotFound || ce.Code == codeIndexNotFound):
+		default:
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			s.log.Warn().Err(err).Str("collection", l.coll).Str("index", l.name).Msg("could not drop a legacy secondary index")
 		}
 	}
 	return nil
+}
+
+// MongoDB error codes.
+const (
+	codeNamespaceNotFound = 26
+	codeIndexNotFound     = 27
+)
+
+// IndexFilter selects the documents of collection coll (one of the Coll
+// names) that belong to the given indexes, by _id alone: a document's _id
+// is "index/id", a term's, chunk's and field statistic's start with
+// "index|", and an index's statistics are under its name. So the query is a
+// range scan of the _id index on MongoDB, and needs no other index. No
+// indexes selects nothing.
+func IndexFilter(coll string, indexes ...string) bson.D {
+	if coll == CollIndexStats {
+		return bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: indexes}}}}
+	}
+	sep := "|"
+	if coll == CollDocuments {
+		sep = "/"
+	}
+	ranges := make(bson.A, len(indexes))
+	for i, index := range indexes {
+		// The separators are ASCII below 0x7f: the next byte ends the range.
+		ranges[i] = bson.D{{Key: "_id", Value: bson.D{{Key: "$gte", Value: index + sep}, {Key: "$lt", Value: index + string(sep[0]+1)}}}}
+	}
+	switch len(ranges) {
+	case 0:
+		return bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: bson.A{}}}}}
+	case 1:
+		return ranges[0].(bson.D)
+	}
+	return bson.D{{Key: "$or", Value: ranges}}
 }
 
 // Close disconnects.

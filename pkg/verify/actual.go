@@ -97,27 +97,25 @@ type FieldStats struct {
 func chunkID(tk string, lo, hi uint64) string { return fmt.Sprintf("%s#%016x-%016x", tk, lo, hi) }
 
 // ReadMongo reads the collections of db with one query each, concurrently:
-// unfiltered, or filtered by index when indexes is not empty.
+// unfiltered, or when indexes is not empty, the _id ranges of those indexes
+// (mongostore.IndexFilter).
 func ReadMongo(ctx context.Context, db *mongo.Database, indexes []string) (*Actual, error) {
-	filter := func(field string) bson.D {
+	filter := func(coll string) bson.D {
 		if len(indexes) == 0 {
 			return bson.D{}
 		}
-		return bson.D{{Key: field, Value: bson.D{{Key: "$in", Value: indexes}}}}
+		return mongostore.IndexFilter(coll, indexes...)
 	}
 	a := &Actual{}
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error {
-		return readAll(gctx, db.Collection(mongostore.CollDocuments), filter("index"), &a.Documents)
-	})
-	g.Go(func() error { return readAll(gctx, db.Collection(mongostore.CollTerms), filter("index"), &a.Terms) })
-	g.Go(func() error { return readAll(gctx, db.Collection(mongostore.CollChunks), filter("index"), &a.Chunks) })
-	g.Go(func() error {
-		return readAll(gctx, db.Collection(mongostore.CollIndexStats), filter("_id"), &a.IndexStats)
-	})
-	g.Go(func() error {
-		return readAll(gctx, db.Collection(mongostore.CollFieldStats), filter("index"), &a.FieldStats)
-	})
+	read := func(coll string, out func(c *mongo.Collection, f bson.D) error) {
+		g.Go(func() error { return out(db.Collection(coll), filter(coll)) })
+	}
+	read(mongostore.CollDocuments, func(c *mongo.Collection, f bson.D) error { return readAll(gctx, c, f, &a.Documents) })
+	read(mongostore.CollTerms, func(c *mongo.Collection, f bson.D) error { return readAll(gctx, c, f, &a.Terms) })
+	read(mongostore.CollChunks, func(c *mongo.Collection, f bson.D) error { return readAll(gctx, c, f, &a.Chunks) })
+	read(mongostore.CollIndexStats, func(c *mongo.Collection, f bson.D) error { return readAll(gctx, c, f, &a.IndexStats) })
+	read(mongostore.CollFieldStats, func(c *mongo.Collection, f bson.D) error { return readAll(gctx, c, f, &a.FieldStats) })
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}

@@ -39,14 +39,15 @@ func main() {
 	skip := flag.Int("skip", 17850, "corpus documents before the first operation's (the benchmark's latency run takes them)")
 	seed := flag.Uint64("seed", 1, "seed of the synthetic corpus")
 	full := flag.Bool("full-heads", false, "write heads as versions before the ninth session did (with field, term and an inline term's chunk list)")
+	indexOnIndex := flag.Bool("index-on-index", false, "keep a secondary index on the heads' index field, as versions before the eleventh session did")
 	flag.Parse()
-	if err := run(*uri, *inFlight, *ops, *skip, *seed, *full); err != nil {
+	if err := run(*uri, *inFlight, *ops, *skip, *seed, *full, *indexOnIndex); err != nil {
 		fmt.Fprintln(os.Stderr, "termflow-opsim:", err)
 		os.Exit(1)
 	}
 }
 
-func run(uri string, inFlight, ops, skip int, seed uint64, full bool) error {
+func run(uri string, inFlight, ops, skip int, seed uint64, full, indexOnIndex bool) error {
 	if uri == "" {
 		return fmt.Errorf("no -uri and no MONGO_URI")
 	}
@@ -62,9 +63,11 @@ func run(uri string, inFlight, ops, skip int, seed uint64, full bool) error {
 	}
 	defer db.Drop(ctx)
 	coll := db.Collection("terms")
-	// The persister's index of the collection (mongostore.Open).
-	if _, err := coll.Indexes().CreateOne(ctx, mongo.IndexModel{Keys: bson.D{{Key: "index", Value: 1}}}); err != nil {
-		return err
+	// mongostore keeps no secondary index; earlier versions had one here.
+	if indexOnIndex {
+		if _, err := coll.Indexes().CreateOne(ctx, mongo.IndexModel{Keys: bson.D{{Key: "index", Value: 1}}}); err != nil {
+			return err
+		}
 	}
 	c := corpus.Zipf(seed, skip+ops*5000)
 	postings := map[string]int{}
