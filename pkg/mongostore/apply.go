@@ -219,10 +219,9 @@ func (s *Store) ApplyBatch(ctx context.Context, items []Item, cp *Checkpoint) (_
 		// Every write sets one document to a value a replay computes
 		// again from whatever this attempt left (see ApplyBatch): no
 		// journal.
-		if err := s.write(ctx, tw, sw, next, &st); err != nil {
+		if err := s.writeRemembering(ctx, tw, sw, next, &st); err != nil {
 			return st, err
 		}
-		s.known.wrote(tw)
 		*cp = next
 		return st, nil
 	}
@@ -230,10 +229,9 @@ func (s *Store) ApplyBatch(ctx context.Context, items []Item, cp *Checkpoint) (_
 	if err := s.writeJournal(ctx, &journal{Off: next.Offset, W: jw}, &st); err != nil {
 		return st, err
 	}
-	if err := s.write(ctx, tw, sw, next, &st); err != nil {
+	if err := s.writeRemembering(ctx, tw, sw, next, &st); err != nil {
 		return st, err
 	}
-	s.known.wrote(tw)
 	*cp = next
 	// The checkpoint covers the journal now; a failure to remove it is
 	// repaired by the next recover.
@@ -268,6 +266,22 @@ func (s *Store) plan(ctx context.Context, ev *dirtyterms.Event, recOff []int64, 
 
 // write performs a batch's term writes, then its statistics, then its
 // checkpoint.
+// writeRemembering performs the writes (write) while the writer records
+// tw's heads and chunks as written (known.wrote: CPU work, 45 ms of a
+// zipf-10k batch, that followed the writes' round trips). Remembering
+// before the acknowledgements is safe: when a write fails, ApplyBatch
+// forgets everything remembered, so nothing unwritten is trusted.
+func (s *Store) writeRemembering(ctx context.Context, tw *termWrites, sw *statWrites, cp Checkpoint, st *ApplyStats) error {
+	remembered := make(chan struct{})
+	go func() {
+		defer close(remembered)
+		s.known.wrote(tw)
+	}()
+	err := s.write(ctx, tw, sw, cp, st)
+	<-remembered
+	return err
+}
+
 func (s *Store) write(ctx context.Context, tw *termWrites, sw *statWrites, cp Checkpoint, st *ApplyStats) error {
 	defer func(start time.Time) { st.Write += time.Since(start) }(time.Now())
 	if err := s.writeTerms(ctx, tw, st); err != nil {

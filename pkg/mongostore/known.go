@@ -97,7 +97,8 @@ func (k *known) mayExist(key string) bool { return k.filter.TestString(key) }
 // its false positives grow: the next batch rebuilds it.
 func (k *known) full() bool { return k.added > k.capacity/2 }
 
-// wrote records a batch's writes, after MongoDB acknowledged all of them.
+// wrote records a batch's writes, while they are sent (writeRemembering):
+// a failed write makes ApplyBatch drop the whole cache.
 func (k *known) wrote(tw *termWrites) {
 	for i := range tw.Heads {
 		h := tw.Heads[i] // a copy: the cache must not pin the batch's slice
