@@ -264,8 +264,6 @@ func (s *Store) plan(ctx context.Context, ev *dirtyterms.Event, recOff []int64, 
 	return tw, sw, nil
 }
 
-// write performs a batch's term writes, then its statistics, then its
-// checkpoint.
 // writeRemembering performs the writes (write) while the writer records
 // tw's heads and chunks as written (known.wrote: CPU work, 45 ms of a
 // zipf-10k batch, that followed the writes' round trips). Remembering
@@ -282,6 +280,8 @@ func (s *Store) writeRemembering(ctx context.Context, tw *termWrites, sw *statWr
 	return err
 }
 
+// write performs a batch's term writes, then its statistics, then its
+// checkpoint.
 func (s *Store) write(ctx context.Context, tw *termWrites, sw *statWrites, cp Checkpoint, st *ApplyStats) error {
 	defer func(start time.Time) { st.Write += time.Since(start) }(time.Now())
 	if err := s.writeTerms(ctx, tw, st); err != nil {
@@ -373,7 +373,7 @@ func (s *Store) applyDocuments(ctx context.Context, ev *dirtyterms.Event, st *Ap
 	// The last record of each document wins.
 	last := map[string]int{}
 	for i, r := range ev.Records {
-		last[r.Index+"/"+r.ID] = i
+		last[docKey(r.Index, r.ID)] = i
 	}
 	keys := make([]string, 0, len(last))
 	for k := range last {

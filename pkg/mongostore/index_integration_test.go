@@ -60,7 +60,7 @@ func TestOpenDropsLegacyIndexes(t *testing.T) {
 		}
 	}
 	// And once more: nothing to drop is no error.
-	if err := again.ensureIndexes(ctx); err != nil {
+	if err := again.dropLegacyIndexes(ctx); err != nil {
 		t.Fatal(err)
 	}
 }

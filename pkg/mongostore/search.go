@@ -290,7 +290,7 @@ func (s *Store) Search(ctx context.Context, index string, q []analysis.QueryTerm
 	ids := make([]string, len(hits))
 	pos := map[string]int{}
 	for i, h := range hits {
-		ids[i] = index + "/" + h.ID
+		ids[i] = docKey(index, h.ID)
 		pos[ids[i]] = i
 	}
 	if err := findByIDs(ctx, s.docs, ids, func(d storedDoc) {

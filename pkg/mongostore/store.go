@@ -91,7 +91,7 @@ func Open(ctx context.Context, uri, database string, log zerolog.Logger, extra .
 		checkpoints: db.Collection(CollCheckpoints), journal: db.Collection(CollJournal),
 		maxChunk: posting.MaxChunk, journalPartMax: journalPartBytes,
 	}
-	if err := s.ensureIndexes(ctx); err != nil {
+	if err := s.dropLegacyIndexes(ctx); err != nil {
 		_ = client.Disconnect(context.Background())
 		return nil, err
 	}
@@ -106,10 +106,10 @@ var legacyIndexes = []struct{ coll, name string }{
 	{CollChunks, "tk_1"}, {CollTerms, "index_1"}, {CollDocuments, "index_1"}, {CollFieldStats, "index_1"},
 }
 
-// ensureIndexes drops the legacy secondary indexes of a database written by
+// dropLegacyIndexes drops the secondary indexes of a database written by
 // an earlier version. A drop that fails is logged, not fatal: the index
 // only slows writes down.
-func (s *Store) ensureIndexes(ctx context.Context) error {
+func (s *Store) dropLegacyIndexes(ctx context.Context) error {
 	for _, l := range legacyIndexes {
 		err := s.db.Collection(l.coll).Indexes().DropOne(ctx, l.name)
 		var ce mongo.CommandError
@@ -135,7 +135,7 @@ const (
 
 // IndexFilter selects the documents of collection coll (one of the Coll
 // names) that belong to the given indexes, by _id alone: a document's _id
-// is "index/id", a term's, chunk's and field statistic's start with
+// is "index/id" (docKey), a term's, chunk's and field statistic's start with
 // "index|", and an index's statistics are under its name. So the query is a
 // range scan of the _id index on MongoDB, and needs no other index. No
 // indexes selects nothing.
@@ -169,6 +169,10 @@ func (s *Store) Ping(ctx context.Context) error { return s.client.Ping(ctx, nil)
 
 // Database returns the underlying database (for tests and verification).
 func (s *Store) Database() *mongo.Database { return s.db }
+
+// docKey is the _id of a stored document (IndexFilter reads its index's
+// documents as the range of this prefix).
+func docKey(index, id string) string { return index + "/" + id }
 
 // TermKey is the key of a term's head document and the prefix of its chunks.
 func TermKey(index, field, term string) string { return index + "|" + term + "|" + field }
