@@ -18,6 +18,7 @@ type metrics struct {
 	terms        *prometheus.CounterVec // dirty terms, by index
 	skipped      prometheus.Counter
 	caughtUp     prometheus.Counter
+	splits       prometheus.Counter
 	deadLetters  *prometheus.CounterVec // by stage
 	dirtyTerms   prometheus.Histogram
 	batchSeconds prometheus.Histogram
@@ -40,6 +41,8 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "Redelivered records skipped because Pebble already held them."}),
 		caughtUp: prometheus.NewCounter(prometheus.CounterOpts{Name: "termflow_indexer_records_caught_up_total",
 			Help: "Records applied while rebuilding a partition's state."}),
+		splits: prometheus.NewCounter(prometheus.CounterOpts{Name: "termflow_indexer_batch_splits_total",
+			Help: "Batches split in halves because their dirty-terms event was larger than the maximum event size."}),
 		deadLetters: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "termflow_indexer_dead_letter_records_total",
 			Help: "Records sent to the dead-letter topic, by stage."}, []string{"stage"}),
 		dirtyTerms: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "termflow_indexer_batch_dirty_terms",
@@ -61,7 +64,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		m.phases.WithLabelValues(ph)
 	}
 	if reg != nil {
-		reg.MustRegister(m.batches, m.docs, m.terms, m.skipped, m.caughtUp, m.deadLetters, m.dirtyTerms, m.batchSeconds,
+		reg.MustRegister(m.batches, m.docs, m.terms, m.skipped, m.caughtUp, m.splits, m.deadLetters, m.dirtyTerms, m.batchSeconds,
 			m.phases, m.startToAssigned, m.startToFirstBatch)
 	}
 	return m

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/termflow/termflow/pkg/dirtyterms"
@@ -90,10 +91,65 @@ func TestMoreHintNamesPollPartitions(t *testing.T) {
 	}
 }
 
+// TestOversizedEventIsSplit: a batch whose dirty-terms event would be larger
+// than MaxEventBytes is handed over as several events within the limit,
+// which cover its records once and in order and say together what one event
+// would have said; all but the last tell the persister more is coming.
+func TestOversizedEventIsSplit(t *testing.T) {
+	t.Parallel()
+	tc := newTestCluster(t, 1)
+	c := newCorpus(t, tc.brokers, 3, 200)
+	c.produce(300) // before the indexer starts: batches of up to 300 records
+	cfg := tc.config("ix", "a")
+	cfg.MaxPollRecords = 300
+	cfg.MaxEventBytes = 8 << 10
+	a := tc.start(cfg, t.TempDir())
+	tc.waitCommitted("ix", 20*time.Second)
+	a.stop()
+
+	events := readEvents(t, tc)
+	if splits := testutil.ToFloat64(a.ix.m.splits); splits == 0 || len(events) < 4 {
+		t.Fatalf("%v batches split into %d events; want the 300 records (about 60 kB of events) in several", splits, len(events))
+	}
+	next := int64(0)
+	for i, e := range events {
+		if e.size > cfg.MaxEventBytes && e.records > 1 {
+			t.Errorf("event %d (offsets %d-%d, %d records): %d bytes, over the %d limit", i, e.first, e.last, e.records, e.size, cfg.MaxEventBytes)
+		}
+		if e.first != next {
+			t.Errorf("event %d starts at offset %d, want %d", i, e.first, next)
+		}
+		next = e.last + 1
+		if hinted := len(e.more) > 0; hinted != (i < len(events)-1) {
+			t.Errorf("event %d of %d (offsets %d-%d) says more is coming: %v", i, len(events), e.first, e.last, hinted)
+		}
+	}
+	if next != 300 {
+		t.Errorf("events end at offset %d, want 300", next)
+	}
+	postings, docs, _ := handedOver(tc.events())
+	want := c.wantPostings()
+	if len(postings) != len(want) {
+		t.Errorf("%d postings handed over, want %d", len(postings), len(want))
+	}
+	for k, v := range want {
+		if postings[k] != v {
+			t.Errorf("posting %s = %v, want %v", k, postings[k], v)
+			break
+		}
+	}
+	if docs != c.live() {
+		t.Errorf("document count %d, want %d", docs, c.live())
+	}
+}
+
 type dirtyEvent struct {
-	key  string
-	more []string // what its MoreHeader names
-	last int64    // its last source offset
+	key     string
+	more    []string // what its MoreHeader names
+	first   int64    // its first source offset
+	last    int64    // its last source offset
+	records int      // its records
+	size    int      // its encoded bytes
 }
 
 // readEvents reads the whole dirty-terms topic.
@@ -123,7 +179,7 @@ func readEvents(t *testing.T, tc *testCluster) []dirtyEvent {
 			if err != nil {
 				t.Fatal(err)
 			}
-			h := dirtyEvent{key: string(r.Key), last: ev.LastOffset}
+			h := dirtyEvent{key: string(r.Key), first: ev.FirstOffset, last: ev.LastOffset, records: len(ev.Records), size: len(r.Value)}
 			for _, hd := range r.Headers {
 				if hd.Key == dirtyterms.MoreHeader {
 					h.more = dirtyterms.DecodeMore(hd.Value, h.key)
