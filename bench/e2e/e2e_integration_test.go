@@ -4,10 +4,13 @@ package e2e
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -101,8 +104,26 @@ func TestLoadThroughRealServices(t *testing.T) {
 	if fi, err := os.Stat(prof); err != nil || fi.Size() == 0 {
 		t.Fatalf("profile: %v", err)
 	}
-	if err := st.Stop(); err != nil {
+
+	// A service that dies fails a watched load at once, naming the
+	// service, instead of leaving the load waiting for progress that
+	// cannot come.
+	if d := st.Died(); d != nil {
+		t.Fatalf("a service died during the loads: %v", d)
+	}
+	wctx, stopWatching := st.Watch(ctx)
+	defer stopWatching()
+	if err := syscall.Kill(st.PID("indexer"), syscall.SIGKILL); err != nil {
 		t.Fatal(err)
+	}
+	if _, err := c.Load(wctx, "bench3", bodies[:1], 100, 100, 1, true, nil); !errors.Is(err, context.Canceled) {
+		t.Fatalf("load with the indexer killed: %v, want it cancelled", err)
+	}
+	if d := st.Died(); d == nil || !strings.HasPrefix(d.Error(), "indexer exited during the run (signal: killed)") {
+		t.Fatalf("Died() = %v, want the indexer's exit", d)
+	}
+	if err := st.Stop(); err == nil || err.Error() != "indexer exited with signal: killed" {
+		t.Fatalf("stop: %v, want only the indexer's exit", err)
 	}
 	if err := st.Drop(ctx); err != nil {
 		t.Fatal(err)

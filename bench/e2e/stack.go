@@ -22,6 +22,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -58,6 +59,13 @@ type Stack struct {
 	ops   map[string]string // ops address per service (ingest: HTTP)
 	procs map[string]*exec.Cmd
 	logs  map[string]*os.File
+	// exited receives each service's exit (cmd.Wait's error).
+	exited map[string]chan error
+
+	mu       sync.Mutex
+	stopping bool
+	died     chan struct{} // closed when a service exits before Stop
+	death    error         // which service exited, how, and its log
 }
 
 // Start starts persister, indexer and ingest for a new run named id and
@@ -71,7 +79,7 @@ func Start(ctx context.Context, cfg Config, id string) (*Stack, error) {
 		return nil, err
 	}
 	s := &Stack{ID: id, Dir: dir, cfg: cfg, ops: map[string]string{}, procs: map[string]*exec.Cmd{},
-		logs: map[string]*os.File{}}
+		logs: map[string]*os.File{}, exited: map[string]chan error{}, died: make(chan struct{})}
 	s.env = append(os.Environ(),
 		"KAFKA_BROKERS="+cfg.Brokers, "MONGO_URI="+cfg.MongoURI, "TERMFLOW_MONGO_DB="+id,
 		"TERMFLOW_TOPIC_DOCUMENTS="+id+".documents", "TERMFLOW_TOPIC_DIRTY_TERMS="+id+".dirty-terms",
@@ -131,6 +139,9 @@ func (s *Stack) start(ctx context.Context, name string) error {
 		return fmt.Errorf("start %s: %w", name, err)
 	}
 	s.procs[name] = cmd
+	exited := make(chan error, 1)
+	s.exited[name] = exited
+	go s.watch(name, cmd, exited)
 	deadline := time.Now().Add(90 * time.Second)
 	for {
 		resp, err := http.Get("http://" + addr + "/readyz")
@@ -146,9 +157,51 @@ func (s *Stack) start(ctx context.Context, name string) error {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
+		case <-s.died:
+			return s.Died()
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+// watch waits for a service's process to exit and, unless the stack is
+// stopping, records it as the stack's death.
+func (s *Stack) watch(name string, cmd *exec.Cmd, exited chan<- error) {
+	err := cmd.Wait()
+	s.mu.Lock()
+	if !s.stopping && s.death == nil {
+		if err == nil {
+			err = errors.New("exit status 0")
+		}
+		s.death = fmt.Errorf("%s exited during the run (%v); the end of its log:\n%s", name, err, s.LogTail(name))
+		close(s.died)
+	}
+	s.mu.Unlock()
+	exited <- err
+}
+
+// Watch returns a context that is cancelled when a service exits before
+// Stop, so that a load waiting for progress a dead service cannot make fails
+// at once; Died then says which service it was. Call the returned function
+// when done.
+func (s *Stack) Watch(ctx context.Context) (context.Context, context.CancelFunc) {
+	wctx, cancel := context.WithCancel(ctx)
+	go func() {
+		select {
+		case <-s.died:
+			cancel()
+		case <-wctx.Done():
+		}
+	}()
+	return wctx, cancel
+}
+
+// Died returns the exit of a service that stopped before Stop (with the end
+// of its log), or nil.
+func (s *Stack) Died() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.death
 }
 
 // LogTail is the end of a service's log.
@@ -300,6 +353,9 @@ func (s *Stack) Profile(ctx context.Context, name string, d time.Duration, path 
 
 // Stop stops every service gracefully (SIGINT, then SIGKILL after 60s).
 func (s *Stack) Stop() error {
+	s.mu.Lock()
+	s.stopping = true
+	s.mu.Unlock()
 	var errs []error
 	for i := len(Services) - 1; i >= 0; i-- {
 		name := Services[i]
@@ -308,8 +364,7 @@ func (s *Stack) Stop() error {
 			continue
 		}
 		_ = cmd.Process.Signal(syscall.SIGINT)
-		done := make(chan error, 1)
-		go func() { done <- cmd.Wait() }()
+		done := s.exited[name]
 		select {
 		case err := <-done:
 			if err != nil {

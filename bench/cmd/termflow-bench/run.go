@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -70,7 +71,9 @@ func termflowRun(ctx context.Context, cfg e2e.Config, id string, c named, awaitC
 	b := bar(c.Len(), "termflow "+c.label, progressbar.OptionThrottle(0))
 	cpu0 := st.CPUSeconds()
 	var cpuIndexed map[string]float64 // when the load was first seen indexed
-	load, err := st.Client().Load(ctx, "bench", bodies, c.Len(), loadPerRequest, loadConcurrency, awaitCompleted,
+	lctx, stopWatching := st.Watch(ctx)
+	defer stopWatching()
+	load, err := st.Client().Load(lctx, "bench", bodies, c.Len(), loadPerRequest, loadConcurrency, awaitCompleted,
 		func(accepted, indexed, persisted int) {
 			if indexed >= c.Len() && cpuIndexed == nil {
 				cpuIndexed = st.CPUSeconds()
@@ -94,6 +97,9 @@ func termflowRun(ctx context.Context, cfg e2e.Config, id string, c named, awaitC
 		}
 	}
 	profiles.Wait()
+	if died := st.Died(); died != nil {
+		return run, died
+	}
 	if err != nil {
 		return run, fmt.Errorf("%w\nindexer log:\n%s\npersister log:\n%s", err, st.LogTail("indexer"), st.LogTail("persister"))
 	}
@@ -183,9 +189,14 @@ func latencyRuns(ctx context.Context, cfg e2e.Config, id string, c corpus.Corpus
 		return err
 	}
 	defer cleanup(st)
+	ctx, stopWatching := st.Watch(ctx)
+	defer stopWatching()
 	cl := st.Client()
 	logf("latency: %d requests of %d documents at %.0f docs/s (half the highest completed rate, %.0f)", len(bodies), latencyPerReq, rate, maxRate)
 	lat, err := cl.LatencyAt(ctx, "latency", bodies, latencyPerReq, rate)
+	if died := st.Died(); died != nil {
+		return died
+	}
 	if err != nil {
 		return fmt.Errorf("latency run: %w\npersister log:\n%s", err, st.LogTail("persister"))
 	}
@@ -201,11 +212,11 @@ func latencyRuns(ctx context.Context, cfg e2e.Config, id string, c corpus.Corpus
 		t0 := time.Now()
 		op, _, err := cl.Bulk(ctx, "op5000", body[0])
 		if err != nil {
-			return err
+			return errors.Join(st.Died(), err)
 		}
 		accepted := time.Since(t0).Seconds()
 		if _, err := cl.WaitCompleted(ctx, op); err != nil {
-			return err
+			return errors.Join(st.Died(), err)
 		}
 		total := time.Since(t0).Seconds()
 		r.Op5000 = append(r.Op5000, OpTiming{AcceptedS: accepted, CompletedS: total})
