@@ -1,8 +1,10 @@
 package e2e
 
 import (
+	"context"
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -126,5 +128,32 @@ func TestCPUSeconds(t *testing.T) {
 	s := &Stack{cfg: Config{Shared: map[string]int{"self": os.Getpid(), "gone": 1 << 30}}}
 	if got := s.CPUSeconds(); len(got) != 1 || got["self"] <= 0 {
 		t.Errorf("CPUSeconds = %v, want only self, above 0", got)
+	}
+}
+
+// TestSettle: an idle process settles at once; a process that keeps a core
+// busy does not, and Settle gives up at its limit.
+func TestSettle(t *testing.T) {
+	idle := exec.Command("sleep", "30")
+	if err := idle.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer idle.Process.Kill()
+	if _, ok := Settle(context.Background(), map[string]int{"sleep": idle.Process.Pid}, 0.2, 5*time.Second); !ok {
+		t.Error("an idle process did not settle")
+	}
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() { // this process: a core busy
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+		}
+	}()
+	if waited, ok := Settle(context.Background(), map[string]int{"self": os.Getpid()}, 0.2, time.Second); ok {
+		t.Errorf("a process with a busy core settled after %v", waited)
 	}
 }

@@ -382,3 +382,37 @@ func (s *Stack) Stop() error {
 	}
 	return errors.Join(errs...)
 }
+
+// Settle waits until the processes in pids (the broker and the MongoDB
+// server) together use less than idleCores of CPU over a half-second window,
+// or until limit has passed. It returns how long it waited and whether they
+// settled. Deleting a finished stack's topics and database keeps them busy
+// for a moment after the stack stops; a measurement started then would pay
+// for it.
+func Settle(ctx context.Context, pids map[string]int, idleCores float64, limit time.Duration) (time.Duration, bool) {
+	const window = 500 * time.Millisecond
+	start := time.Now()
+	total := func() float64 {
+		sum := 0.0
+		for _, pid := range pids {
+			if v, err := cpuSeconds(pid); err == nil {
+				sum += v
+			}
+		}
+		return sum
+	}
+	for {
+		before := total()
+		select {
+		case <-ctx.Done():
+			return time.Since(start), false
+		case <-time.After(window):
+		}
+		if (total()-before)/window.Seconds() < idleCores {
+			return time.Since(start), true
+		}
+		if time.Since(start) >= limit {
+			return time.Since(start), false
+		}
+	}
+}

@@ -21,6 +21,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"syscall"
@@ -218,35 +219,11 @@ func run(ctx context.Context, o options) error {
 		}
 	}
 
-	// 2. The peer: Bleve in-process, batches of 1000.
-	bleveOn := append([]named(nil), reals...)
-	for _, n := range o.sizes {
-		if n <= o.bleveMax {
-			bleveOn = append(bleveOn, zipfOf(n))
-		}
-	}
-	for _, c := range bleveOn {
-		if o.noBleve {
-			break
-		}
-		logf("Bleve indexing %s (%d documents)", c.label, c.Len())
-		dir := filepath.Join(work, "bleve-"+c.label)
-		b := bar(c.Len(), "bleve "+c.label)
-		pr, err := peer.BleveProgress(ctx, dir, c, 1000, func(done int) { _ = b.Set(done) })
-		_ = b.Finish()
-		os.RemoveAll(dir)
-		if err != nil {
-			return fmt.Errorf("bleve %s: %w", c.label, err)
-		}
-		pr.Corpus = c.label
-		r.Bleve = append(r.Bleve, pr)
-		logf("  bleve %s: %.0f docs/s", c.label, pr.DocsPerSec)
-		if err := save(); err != nil {
-			return err
-		}
-	}
-
-	// 3. Termflow end to end.
+	// 2 and 3. Each corpus: the peer, Bleve in-process with batches of
+	// 1000, then Termflow end to end on it, right after. Running every
+	// Bleve pass first had put minutes between a corpus's two numbers,
+	// and the machine's drift in between went into their ratio. Each
+	// measurement starts once the broker and MongoDB are idle.
 	cfg := e2e.Config{BinDir: filepath.Join(repo, "bin"), Brokers: o.brokers, MongoURI: o.mongoURI,
 		WorkDir: work, Partitions: o.partitions, Shared: e2e.SharedPIDs(filepath.Join(repo, ".infra"))}
 	loads := append([]named(nil), reals...)
@@ -254,6 +231,28 @@ func run(ctx context.Context, o options) error {
 		loads = append(loads, zipfOf(n))
 	}
 	for i, c := range loads {
+		if !o.noBleve && (!c.zipf || c.Len() <= o.bleveMax) {
+			settle(ctx, cfg.Shared)
+			logf("Bleve indexing %s (%d documents)", c.label, c.Len())
+			dir := filepath.Join(work, "bleve-"+c.label)
+			b := bar(c.Len(), "bleve "+c.label)
+			pr, err := peer.BleveProgress(ctx, dir, c, 1000, func(done int) { _ = b.Set(done) })
+			_ = b.Finish()
+			os.RemoveAll(dir)
+			if err != nil {
+				return fmt.Errorf("bleve %s: %w", c.label, err)
+			}
+			pr.Corpus = c.label
+			r.Bleve = append(r.Bleve, pr)
+			logf("  bleve %s: %.0f docs/s", c.label, pr.DocsPerSec)
+			if err := save(); err != nil {
+				return err
+			}
+			// Bleve's heap goes back to the system before the services
+			// start.
+			debug.FreeOSMemory()
+		}
+		settle(ctx, cfg.Shared)
 		id := fmt.Sprintf("bench%s%02d", stamp[9:15], i)
 		profile := ""
 		if o.profileSecs > 0 && (c.zipf && c.Len() == o.profileDocs || c.label == o.profileCorpus) {
@@ -308,6 +307,18 @@ func run(ctx context.Context, o options) error {
 // MongoDB limit; the best counts (the persister writes commands of up to
 // 10,000 documents, two in flight).
 var mongoShapes = []stages.MongoShape{{BatchSize: 1000, InFlight: 1}, {BatchSize: 10000, InFlight: 1}, {BatchSize: 10000, InFlight: 2}}
+
+// settle waits, up to 20 s, until the broker and MongoDB server are idle
+// (under a tenth of a core) before a measurement.
+func settle(ctx context.Context, shared map[string]int) {
+	waited, ok := e2e.Settle(ctx, shared, 0.1, 20*time.Second)
+	switch {
+	case !ok:
+		logf("the broker and MongoDB server were still busy after %.0f s; measuring anyway", waited.Seconds())
+	case waited > 2*time.Second:
+		logf("waited %.1f s for the broker and MongoDB server to go idle", waited.Seconds())
+	}
+}
 
 func short(n int) string {
 	switch {
