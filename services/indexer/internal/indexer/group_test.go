@@ -475,20 +475,28 @@ func TestRebalancesHandOverEveryRecordOnce(t *testing.T) {
 			t.Errorf("partition %d: %d records produced, %d handed over once (first difference at %d)", p, len(offs), len(kept[p]), firstDiff(kept[p], offs))
 		}
 	}
+	c.checkHandedOver(postings, docs)
+	t.Logf("%d records produced, %d postings, %d documents", total, len(postings), docs)
+}
+
+// checkHandedOver compares the postings and document count the events
+// hand over (see handedOver) with the index of the documents' last
+// versions.
+func (c *corpus) checkHandedOver(postings map[string][2]uint32, docs int64) {
+	c.t.Helper()
 	want := c.wantPostings()
 	if len(postings) != len(want) {
-		t.Errorf("%d postings handed over, want %d", len(postings), len(want))
+		c.t.Errorf("%d postings handed over, want %d", len(postings), len(want))
 	}
 	for k, v := range want {
 		if postings[k] != v {
-			t.Errorf("posting %s = %v, want %v", k, postings[k], v)
+			c.t.Errorf("posting %s = %v, want %v", k, postings[k], v)
 			break
 		}
 	}
 	if docs != c.live() {
-		t.Errorf("document count %d, want %d", docs, c.live())
+		c.t.Errorf("document count %d, want %d", docs, c.live())
 	}
-	t.Logf("%d records produced, %d postings, %d documents", total, len(want), docs)
 }
 
 func firstDiff(a, b []int64) int64 {

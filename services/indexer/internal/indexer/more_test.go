@@ -128,19 +128,7 @@ func TestOversizedEventIsSplit(t *testing.T) {
 		t.Errorf("events end at offset %d, want 300", next)
 	}
 	postings, docs, _ := handedOver(tc.events())
-	want := c.wantPostings()
-	if len(postings) != len(want) {
-		t.Errorf("%d postings handed over, want %d", len(postings), len(want))
-	}
-	for k, v := range want {
-		if postings[k] != v {
-			t.Errorf("posting %s = %v, want %v", k, postings[k], v)
-			break
-		}
-	}
-	if docs != c.live() {
-		t.Errorf("document count %d, want %d", docs, c.live())
-	}
+	c.checkHandedOver(postings, docs)
 }
 
 type dirtyEvent struct {
