@@ -28,7 +28,7 @@ func TestParse(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.SessionTimeout != 20*time.Second || c.ShutdownTimeout != 30*time.Second || !c.LeaveGroupOnShutdown ||
-		c.MaxDocumentBytes != 1<<20 || c.MaxPollRecords != 5000 || c.Group != "termflow-indexer" {
+		c.MaxDocumentBytes != 1<<20 || c.MaxPollRecords != 20000 || c.Group != "termflow-indexer" {
 		t.Fatalf("defaults %+v", c.Config)
 	}
 }

@@ -91,6 +91,37 @@ func TestMoreHintNamesPollPartitions(t *testing.T) {
 	}
 }
 
+// TestPollHoldsEveryPartitionOfABacklog: with the default fetch and poll
+// sizes, a backlog of short documents on four partitions is taken by one
+// poll that holds all four (indexed in parallel), not partition by
+// partition: the first event names the three others as still to come.
+func TestPollHoldsEveryPartitionOfABacklog(t *testing.T) {
+	t.Parallel()
+	tc := newTestCluster(t, 4)
+	c := newCorpus(t, tc.brokers, 4, 4000)
+	c.produce(8000) // before the indexer starts
+	cfg := tc.config("ix", "a")
+	cfg.MaxPollRecords = Defaults().MaxPollRecords
+	a := tc.start(cfg, t.TempDir())
+	tc.waitCommitted("ix", 30*time.Second)
+	a.stop()
+
+	events := readEvents(t, tc)
+	first := events[0]
+	others := map[string]bool{}
+	for _, k := range first.more {
+		if k != first.key {
+			others[k] = true
+		}
+	}
+	if len(others) != 3 {
+		t.Errorf("the first event (%s, %d records) names %v as still to come, want the three other partitions", first.key, first.records, first.more)
+	}
+	if len(events) != 4 {
+		t.Errorf("%d events for a backlog of 8000 short documents, want one per partition", len(events))
+	}
+}
+
 // TestOversizedEventIsSplit: a batch whose dirty-terms event would be larger
 // than MaxEventBytes is handed over as several events within the limit,
 // which cover its records once and in order and say together what one event
