@@ -117,7 +117,7 @@ type Config struct {
 // Defaults returns the default configuration.
 func Defaults() Config {
 	return Config{InstanceID: "indexer-1", Group: "termflow-indexer", MaxPollRecords: 20000,
-		MaxDocumentBytes: document.DefaultMaxBytes, MaxEventBytes: producerBatchBytes - 1<<20, SessionTimeout: 20 * time.Second,
+		MaxDocumentBytes: document.DefaultMaxBytes, MaxEventBytes: maxEventBytes, SessionTimeout: 20 * time.Second,
 		ShutdownTimeout: 30 * time.Second, LeaveGroupOnShutdown: true,
 		Topics: topic.Defaults(), Kafka: kclient.Config{Brokers: "127.0.0.1:9092"}}
 }
@@ -131,8 +131,8 @@ func (c Config) Validate() error {
 	if c.Group == "" {
 		errs = append(errs, errors.New("empty consumer group"))
 	}
-	if c.MaxEventBytes < 1 || c.MaxEventBytes > producerBatchBytes-1<<20 {
-		errs = append(errs, fmt.Errorf("max event bytes %d: want 1 to %d", c.MaxEventBytes, producerBatchBytes-1<<20))
+	if c.MaxEventBytes < 1 || c.MaxEventBytes > maxEventBytes {
+		errs = append(errs, fmt.Errorf("max event bytes %d: want 1 to %d", c.MaxEventBytes, maxEventBytes))
 	}
 	if c.MaxPollRecords < 1 {
 		errs = append(errs, fmt.Errorf("max-poll-records %d: want at least 1", c.MaxPollRecords))
@@ -195,6 +195,10 @@ const (
 	fetchPartitionBytes = 1 << 20
 	fetchBytes          = 4 << 20
 	producerBatchBytes  = 32 << 20
+	// maxEventBytes is the largest dirty-terms event (Config.MaxEventBytes):
+	// 1 MiB under producerBatchBytes leaves room for the record's key and
+	// headers.
+	maxEventBytes = producerBatchBytes - 1<<20
 )
 
 // New builds an indexer; Run starts consuming.
