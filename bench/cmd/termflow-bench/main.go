@@ -59,6 +59,9 @@ type options struct {
 	noDoc         bool
 	noStages      bool
 	noBleve       bool
+	// repeats: times each load of up to repeatMax documents runs
+	repeats   int
+	repeatMax int
 }
 
 func main() {
@@ -82,6 +85,8 @@ func main() {
 	flag.StringVar(&o.command, "command", "make bench", "the command line to record in the results")
 	flag.BoolVar(&o.noDoc, "no-doc", false, "do not append to docs/benchmarks.md")
 	flag.BoolVar(&o.noStages, "no-stages", false, "skip the stage limits (a partial run, for trying out changes)")
+	flag.IntVar(&o.repeats, "repeats", 3, "times each load of up to -repeat-max documents runs (a Bleve pass, then a fresh pipeline); its row is the median")
+	flag.IntVar(&o.repeatMax, "repeat-max", 10000, "largest load that is repeated (a larger one runs for seconds, and once)")
 	flag.BoolVar(&o.noBleve, "no-bleve", false, "skip the Bleve peer (a partial run, for trying out changes)")
 	flag.Parse()
 	for _, s := range strings.Split(sizes, ",") {
@@ -144,7 +149,7 @@ func run(ctx context.Context, o options) error {
 	defer os.RemoveAll(work)
 	profDir := filepath.Join(resDir, "bench-"+stamp+"-profiles")
 
-	r := &Result{Command: o.command, Started: start, Machine: machine(o), Seed: o.seed}
+	r := &Result{Command: o.command, Started: start, Machine: machine(o), Seed: o.seed, Repeats: o.repeats, RepeatMax: o.repeatMax}
 	r.Commit = gitCommit(repo)
 	jsonPath := filepath.Join(resDir, "bench-"+stamp+".json")
 	// save writes what the run measured so far (Partial until the end).
@@ -223,7 +228,11 @@ func run(ctx context.Context, o options) error {
 	// 1000, then Termflow end to end on it, right after. Running every
 	// Bleve pass first had put minutes between a corpus's two numbers,
 	// and the machine's drift in between went into their ratio. Each
-	// measurement starts once the broker and MongoDB are idle.
+	// measurement starts once the broker and MongoDB are idle. A load of
+	// up to -repeat-max documents (under a second) runs -repeats times,
+	// Bleve and Termflow in turn, and its row is the median: on a shared
+	// machine one such sample had landed in either of two modes ~40 %
+	// apart.
 	cfg := e2e.Config{BinDir: filepath.Join(repo, "bin"), Brokers: o.brokers, MongoURI: o.mongoURI,
 		WorkDir: work, Partitions: o.partitions, Shared: e2e.SharedPIDs(filepath.Join(repo, ".infra"))}
 	loads := append([]named(nil), reals...)
@@ -231,38 +240,53 @@ func run(ctx context.Context, o options) error {
 		loads = append(loads, zipfOf(n))
 	}
 	for i, c := range loads {
-		if !o.noBleve && (!c.zipf || c.Len() <= o.bleveMax) {
+		n := 1
+		if c.Len() <= o.repeatMax {
+			n = max(o.repeats, 1)
+		}
+		var (
+			bls []peer.Result
+			tfs []TermflowRun
+		)
+		for rep := range n {
+			if !o.noBleve && (!c.zipf || c.Len() <= o.bleveMax) {
+				settle(ctx, cfg.Shared)
+				logf("Bleve indexing %s (%d documents)%s", c.label, c.Len(), repLabel(rep, n))
+				dir := filepath.Join(work, "bleve-"+c.label)
+				b := bar(c.Len(), "bleve "+c.label)
+				pr, err := peer.BleveProgress(ctx, dir, c, 1000, func(done int) { _ = b.Set(done) })
+				_ = b.Finish()
+				os.RemoveAll(dir)
+				if err != nil {
+					return fmt.Errorf("bleve %s: %w", c.label, err)
+				}
+				pr.Corpus = c.label
+				bls = append(bls, pr)
+				logf("  bleve %s: %.0f docs/s", c.label, pr.DocsPerSec)
+				// Bleve's heap goes back to the system before the
+				// services start.
+				debug.FreeOSMemory()
+			}
 			settle(ctx, cfg.Shared)
-			logf("Bleve indexing %s (%d documents)", c.label, c.Len())
-			dir := filepath.Join(work, "bleve-"+c.label)
-			b := bar(c.Len(), "bleve "+c.label)
-			pr, err := peer.BleveProgress(ctx, dir, c, 1000, func(done int) { _ = b.Set(done) })
-			_ = b.Finish()
-			os.RemoveAll(dir)
+			id := fmt.Sprintf("bench%s%02d%c", stamp[9:15], i, 'a'+rep)
+			profile := ""
+			if rep == 0 && o.profileSecs > 0 && (c.zipf && c.Len() == o.profileDocs || c.label == o.profileCorpus) {
+				profile = profDir
+			}
+			run, err := termflowRun(ctx, cfg, id, c, c.Len() <= o.completeMax, profile, o.profileSecs)
 			if err != nil {
-				return fmt.Errorf("bleve %s: %w", c.label, err)
+				return fmt.Errorf("termflow %s: %w", c.label, err)
 			}
-			pr.Corpus = c.label
-			r.Bleve = append(r.Bleve, pr)
-			logf("  bleve %s: %.0f docs/s", c.label, pr.DocsPerSec)
-			if err := save(); err != nil {
-				return err
-			}
-			// Bleve's heap goes back to the system before the services
-			// start.
-			debug.FreeOSMemory()
+			tfs = append(tfs, run)
 		}
-		settle(ctx, cfg.Shared)
-		id := fmt.Sprintf("bench%s%02d", stamp[9:15], i)
-		profile := ""
-		if o.profileSecs > 0 && (c.zipf && c.Len() == o.profileDocs || c.label == o.profileCorpus) {
-			profile = profDir
+		row, bl := medianRuns(tfs, bls)
+		if bl != nil {
+			r.Bleve = append(r.Bleve, *bl)
 		}
-		run, err := termflowRun(ctx, cfg, id, c, c.Len() <= o.completeMax, profile, o.profileSecs)
-		if err != nil {
-			return fmt.Errorf("termflow %s: %w", c.label, err)
+		r.Termflow = append(r.Termflow, row)
+		if n > 1 {
+			logf("  %s, median of %d: Bleve %.0f docs/s, Termflow indexed %.0f docs/s (runs %s)", c.label, n, bleveDPS(bl), row.Load.IndexedDPS, row.spread())
 		}
-		r.Termflow = append(r.Termflow, run)
 		if err := save(); err != nil {
 			return err
 		}
@@ -301,6 +325,21 @@ func run(ctx context.Context, o options) error {
 	fmt.Println(md)
 	logf("results: %s, plot: %s", jsonPath, plotPath)
 	return nil
+}
+
+// repLabel names a repetition in the log: " (run 2 of 3)".
+func repLabel(rep, n int) string {
+	if n < 2 {
+		return ""
+	}
+	return fmt.Sprintf(" (run %d of %d)", rep+1, n)
+}
+
+func bleveDPS(b *peer.Result) float64 {
+	if b == nil {
+		return 0
+	}
+	return b.DocsPerSec
 }
 
 // mongoShapes are the insertMany batch sizes and calls in flight of the

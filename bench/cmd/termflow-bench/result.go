@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"os"
 	"slices"
@@ -22,15 +23,20 @@ type Result struct {
 	// Partial marks the file of a run still going (or stopped): the
 	// harness writes it after every phase, so a stopped run leaves what it
 	// measured.
-	Partial bool         `json:"partial,omitempty"`
-	Machine Machine      `json:"machine"`
-	Seed    uint64       `json:"seed"`
-	Corpora []CorpusInfo `json:"corpora"`
+	Partial bool    `json:"partial,omitempty"`
+	Machine Machine `json:"machine"`
+	Seed    uint64  `json:"seed"`
+	// Repeats is how many times each load of up to RepeatMax documents
+	// ran (with its Bleve pass); its row is the median.
+	Repeats   int          `json:"repeats,omitempty"`
+	RepeatMax int          `json:"repeat_max,omitempty"`
+	Corpora   []CorpusInfo `json:"corpora"`
 	// Stages are the limits of each stage on the same input.
 	Stages []StageSet `json:"stages"`
 	// Bleve is the in-process peer.
 	Bleve []peer.Result `json:"bleve"`
-	// Termflow are the end-to-end loads, one fresh pipeline each.
+	// Termflow are the end-to-end loads, one fresh pipeline each; a load
+	// that was repeated is its median repetition (see TermflowRun.Runs).
 	Termflow []TermflowRun `json:"termflow"`
 	Latency  *e2e.Latency  `json:"latency"`
 	Op5000   []OpTiming    `json:"op5000"`
@@ -85,6 +91,64 @@ type TermflowRun struct {
 	CPU        map[string]CPUUse `json:"cpu_seconds,omitempty"`
 	Profiles   map[string]string `json:"profiles,omitempty"`
 	ProfileTop []ProfileTop      `json:"profile_top,omitempty"`
+	// Runs are every repetition of a repeated load, in the order they ran
+	// (each a Bleve pass, then a fresh pipeline); the rest of the row is
+	// the median one.
+	Runs []Repetition `json:"runs,omitempty"`
+}
+
+// Repetition is one pass of a repeated load: Bleve's rate (0 without the
+// peer) and Termflow's, to indexed and to completed (0 if not awaited).
+type Repetition struct {
+	BleveDPS     float64 `json:"bleve_docs_per_sec"`
+	IndexedDPS   float64 `json:"indexed_docs_per_sec"`
+	CompletedDPS float64 `json:"completed_docs_per_sec"`
+}
+
+// medianRuns folds the repetitions of one load into its row: the Termflow
+// run of median rate to indexed and the Bleve pass of median rate, chosen
+// separately, with every repetition kept in Runs. A load of under a second
+// is one sample of a machine whose speed moves from minute to minute; the
+// median of a few, each Bleve pass beside its Termflow run, is the stable
+// number. For an even count the slower middle Termflow run and the faster
+// middle Bleve pass are taken, so the count never flatters Termflow.
+func medianRuns(tfs []TermflowRun, bls []peer.Result) (TermflowRun, *peer.Result) {
+	if len(tfs) == 1 {
+		if len(bls) == 1 {
+			return tfs[0], &bls[0]
+		}
+		return tfs[0], nil
+	}
+	reps := make([]Repetition, len(tfs))
+	for i, t := range tfs {
+		reps[i] = Repetition{IndexedDPS: t.Load.IndexedDPS, CompletedDPS: t.Load.CompletedDS}
+		if i < len(bls) {
+			reps[i].BleveDPS = bls[i].DocsPerSec
+		}
+	}
+	ti := slices.Clone(tfs)
+	slices.SortStableFunc(ti, func(a, b TermflowRun) int { return cmp.Compare(a.Load.IndexedDPS, b.Load.IndexedDPS) })
+	row := ti[(len(ti)-1)/2]
+	row.Runs = reps
+	if len(bls) == 0 {
+		return row, nil
+	}
+	bi := slices.Clone(bls)
+	slices.SortStableFunc(bi, func(a, b peer.Result) int { return cmp.Compare(a.DocsPerSec, b.DocsPerSec) })
+	return row, &bi[len(bi)/2]
+}
+
+// spread is a repeated load's Termflow rates to indexed, lowest to
+// highest, for the results table; "1" for a load run once.
+func (t TermflowRun) spread() string {
+	if len(t.Runs) < 2 {
+		return "1"
+	}
+	lo, hi := t.Runs[0].IndexedDPS, t.Runs[0].IndexedDPS
+	for _, r := range t.Runs[1:] {
+		lo, hi = min(lo, r.IndexedDPS), max(hi, r.IndexedDPS)
+	}
+	return fmt.Sprintf("%d (%s–%s)", len(t.Runs), report.Num(lo), report.Num(hi))
 }
 
 // CPUUse is a process's CPU time, in seconds, from the load's first
@@ -302,9 +366,9 @@ func (r *Result) markdown(jsonPath, plotPath, profDir string) string {
 	}
 	b.WriteString(st.Markdown() + "\n")
 
-	b.WriteString(fmt.Sprintf("**Termflow end to end vs Bleve** (Termflow: bulk requests of %d documents, %d in flight, through ingest, the broker, the indexer (%s), the persister and MongoDB; a fresh pipeline per row. Bleve: in-process, batches of 1000, until closed)\n\n",
-		loadPerRequest, loadConcurrency, "one process"))
-	et := report.Table{Header: []string{"corpus", " documents", " Bleve docs/s", " Termflow to indexed, docs/s", " ÷ Bleve", " to completed, docs/s", " ingest RSS", " indexer RSS", " persister RSS", " writes per (term, chunk)"}}
+	b.WriteString(fmt.Sprintf("**Termflow end to end vs Bleve** (Termflow: bulk requests of %d documents, %d in flight, through ingest, the broker, the indexer (%s), the persister and MongoDB; a fresh pipeline per run. Bleve: in-process, batches of 1000, until closed. %s)\n\n",
+		loadPerRequest, loadConcurrency, "one process", r.repeatNote()))
+	et := report.Table{Header: []string{"corpus", " documents", " Bleve docs/s", " Termflow to indexed, docs/s", " ÷ Bleve", " runs (to indexed, lowest–highest)", " to completed, docs/s", " ingest RSS", " indexer RSS", " persister RSS", " writes per (term, chunk)"}}
 	for _, t := range r.Termflow {
 		bl := r.bleve(t.Corpus)
 		bdps := 0.0
@@ -321,7 +385,7 @@ func (r *Result) markdown(jsonPath, plotPath, profDir string) string {
 			wps = fmt.Sprintf("%.2f", wp)
 		}
 		et.Add(t.Corpus, report.Num(float64(t.Docs)), report.Num(bdps), report.Num(t.Load.IndexedDPS), report.Ratio(t.Load.IndexedDPS, bdps),
-			comp, report.Bytes(t.PeakRSS["ingest"]), report.Bytes(t.PeakRSS["indexer"]), report.Bytes(t.PeakRSS["persister"]), wps)
+			t.spread(), comp, report.Bytes(t.PeakRSS["ingest"]), report.Bytes(t.PeakRSS["indexer"]), report.Bytes(t.PeakRSS["persister"]), wps)
 	}
 	b.WriteString(et.Markdown() + "\n")
 	fmt.Fprintf(&b, "![throughput by corpus size](%s)\n\n", plotPath)
@@ -353,6 +417,16 @@ func (r *Result) markdown(jsonPath, plotPath, profDir string) string {
 		fmt.Fprintf(&b, "CPU profiles of the three services during the %s load are in `%s`; the heads of `go tool pprof -top` are in the JSON.\n", t.Corpus, profDir)
 	}
 	return b.String()
+}
+
+// repeatNote says which rows are medians of repetitions.
+func (r *Result) repeatNote() string {
+	if r.Repeats < 2 {
+		return "Each load ran once"
+	}
+	return fmt.Sprintf("Each load of up to %s documents ran %d times, each time a Bleve pass and then a fresh pipeline; its row is the median Termflow run "+
+		"(RSS, writes and CPU are that run's) and the median Bleve pass, and the runs column has the range. Larger loads ran once",
+		report.Num(float64(r.RepeatMax)), r.Repeats)
 }
 
 func orUnknown(s string) string {

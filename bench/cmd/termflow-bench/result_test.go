@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/xml"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -102,5 +103,54 @@ func TestCPUTable(t *testing.T) {
 	}
 	if !strings.Contains(r.markdown("r.json", "r.svg", ""), md) {
 		t.Error("the results do not show the CPU table")
+	}
+}
+
+func TestMedianRuns(t *testing.T) {
+	run := func(indexed, completed float64) TermflowRun {
+		return TermflowRun{Corpus: "zipf-5k", Docs: 5000, Load: e2e.Throughput{IndexedDPS: indexed, CompletedDS: completed}}
+	}
+	bl := func(dps float64) peer.Result { return peer.Result{Corpus: "zipf-5k", Docs: 5000, DocsPerSec: dps} }
+
+	// Three runs: the median by rate to indexed, Bleve's median chosen on
+	// its own; every repetition kept, in order.
+	row, b := medianRuns([]TermflowRun{run(16000, 4000), run(11000, 4500), run(15000, 3000)}, []peer.Result{bl(8000), bl(7000), bl(7500)})
+	if row.Load.IndexedDPS != 15000 || row.Load.CompletedDS != 3000 || b == nil || b.DocsPerSec != 7500 {
+		t.Fatalf("median of three: termflow %+v, bleve %+v", row.Load, b)
+	}
+	want := []Repetition{{8000, 16000, 4000}, {7000, 11000, 4500}, {7500, 15000, 3000}}
+	if !slices.Equal(row.Runs, want) {
+		t.Fatalf("runs %+v, want %+v", row.Runs, want)
+	}
+	if got := row.spread(); got != "3 (11,000–16,000)" {
+		t.Errorf("spread %q", got)
+	}
+
+	// An even count takes Termflow's slower middle and Bleve's faster one.
+	row, b = medianRuns([]TermflowRun{run(12000, 0), run(16000, 0), run(10000, 0), run(14000, 0)}, []peer.Result{bl(7000), bl(6000), bl(8000), bl(9000)})
+	if row.Load.IndexedDPS != 12000 || b.DocsPerSec != 8000 {
+		t.Fatalf("median of four: termflow %.0f, bleve %.0f; want 12000 and 8000", row.Load.IndexedDPS, b.DocsPerSec)
+	}
+
+	// One run is itself, without a runs list; without Bleve, no peer row.
+	row, b = medianRuns([]TermflowRun{run(9000, 0)}, nil)
+	if row.Load.IndexedDPS != 9000 || row.Runs != nil || b != nil || row.spread() != "1" {
+		t.Fatalf("one run: %+v, bleve %+v", row, b)
+	}
+	row, b = medianRuns([]TermflowRun{run(9000, 0), run(8000, 0), run(7000, 0)}, nil)
+	if row.Load.IndexedDPS != 8000 || b != nil || row.Runs[0].BleveDPS != 0 {
+		t.Fatalf("three runs without Bleve: %+v, bleve %+v", row, b)
+	}
+
+	// The results say which rows are medians.
+	r := sampleResult()
+	r.Repeats, r.RepeatMax = 3, 10000
+	r.Termflow[0].Runs = want
+	r.evaluate()
+	md := r.markdown("r.json", "r.svg", "")
+	for _, s := range []string{"ran 3 times", "| zipf-10k | 10,000 | 7,000 | 12,000 | 1.71× | 3 (11,000–16,000) |", "| zipf-100k | 100,000 | 6,000 | 10,000 | 1.67× | 1 |"} {
+		if !strings.Contains(md, s) {
+			t.Errorf("markdown lacks %q:\n%s", s, md)
+		}
 	}
 }
