@@ -74,6 +74,7 @@ func parse(args []string, getenv func(string) string, stderr io.Writer) (config,
 	fs.String(&c.InstanceID, "instance-id", "TERMFLOW_INSTANCE_ID", d.InstanceID, "name of this indexer (its Pebble directory, its events and its static group membership); unique per running indexer")
 	fs.String(&c.Group, "group", "TERMFLOW_INDEXER_GROUP", d.Group, "consumer group on the documents topic")
 	fs.Int(&c.MaxPollRecords, "max-poll-records", "TERMFLOW_MAX_POLL_RECORDS", d.MaxPollRecords, "records taken per poll")
+	fs.Int(&c.Parallelism, "parallelism", "TERMFLOW_INDEX_PARALLELISM", d.Parallelism, "batches indexed at once (0: one per core); hand-overs and commits do not count")
 	fs.Int(&c.MaxDocumentBytes, "max-document-bytes", "TERMFLOW_MAX_DOCUMENT_BYTES", d.MaxDocumentBytes, "largest documents-topic record indexed; larger ones are dead-lettered")
 	fs.Duration(&c.SessionTimeout, "session-timeout", "TERMFLOW_SESSION_TIMEOUT", d.SessionTimeout, "how long the group keeps a silent indexer's partitions for its restart")
 	fs.Duration(&c.ShutdownTimeout, "shutdown-timeout", "TERMFLOW_SHUTDOWN_TIMEOUT", d.ShutdownTimeout, "bound on a graceful stop (finish the batch, commit, leave the group)")

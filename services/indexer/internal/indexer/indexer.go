@@ -27,6 +27,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"sort"
 	"strconv"
@@ -104,8 +105,17 @@ type Config struct {
 	// 33.7 MB event). The default value is 31 MiB, 1 MiB under the
 	// producer's limit; tests make it small.
 	MaxEventBytes int
-	Topics        topic.Config
-	Kafka         kclient.Config
+	// Parallelism bounds the batches being indexed at once: analyzed,
+	// written into their Pebble batch and encoded as an event, the work
+	// that needs a core. Waiting for the event's acknowledgement and
+	// Pebble's commit does not hold a slot. A poll's partitions are
+	// indexed in parallel; with more of them than cores, they all used to
+	// finish together at the end of the poll and then queued to hand over
+	// one at a time, while with a slot per core the first ones hand over
+	// while the others are indexed. The default value, 0, is GOMAXPROCS.
+	Parallelism int
+	Topics      topic.Config
+	Kafka       kclient.Config
 	// Failpoints crash the process at named points for fault tests
 	// (TERMFLOW_FAILPOINTS); nil in production. Points:
 	// indexer.before-hand-over (batch analyzed, nothing produced),
@@ -133,6 +143,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxEventBytes < 1 || c.MaxEventBytes > maxEventBytes {
 		errs = append(errs, fmt.Errorf("max event bytes %d: want 1 to %d", c.MaxEventBytes, maxEventBytes))
+	}
+	if c.Parallelism < 0 {
+		errs = append(errs, fmt.Errorf("parallelism %d: want 0 (one per core) or more", c.Parallelism))
 	}
 	if c.MaxPollRecords < 1 {
 		errs = append(errs, fmt.Errorf("max-poll-records %d: want at least 1", c.MaxPollRecords))
@@ -163,6 +176,8 @@ type Indexer struct {
 	log     zerolog.Logger
 	m       *metrics
 	started time.Time
+	// slots hold a token per batch being indexed (Config.Parallelism).
+	slots chan struct{}
 
 	closeOnce sync.Once
 
@@ -206,7 +221,12 @@ func New(cfg Config, store *pebblestore.Store, log zerolog.Logger, reg prometheu
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	ix := &Indexer{cfg: cfg, store: store, log: log, m: newMetrics(reg), ready: map[int32]bool{}, owned: map[int32]bool{}, started: time.Now()}
+	slots := cfg.Parallelism
+	if slots == 0 {
+		slots = runtime.GOMAXPROCS(0)
+	}
+	ix := &Indexer{cfg: cfg, store: store, log: log, m: newMetrics(reg), ready: map[int32]bool{}, owned: map[int32]bool{}, started: time.Now(),
+		slots: make(chan struct{}, slots)}
 	opts := append(kclient.Options(cfg.Kafka, "indexer", log, reg),
 		kgo.ConsumerGroup(cfg.Group),
 		kgo.InstanceID(cfg.InstanceID),
@@ -504,7 +524,22 @@ func (ix *Indexer) handle(stop, work context.Context, tp string, p int32, recs [
 }
 
 func (ix *Indexer) indexAndHandOver(ctx context.Context, tp string, p int32, recs []*kgo.Record, more bool, po *pollOrder) error {
+	queued := time.Now()
+	select {
+	case ix.slots <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	held := true
+	release := func() {
+		if held {
+			held = false
+			<-ix.slots
+		}
+	}
+	defer release()
 	start := time.Now()
+	ix.m.phases.WithLabelValues("queue").Add(start.Sub(queued).Seconds())
 	pb := ix.store.NewBatch()
 	defer pb.Close()
 	res, err := indexBatch(ix.store, pb, ix.cfg.InstanceID, tp, p, recs, ix.cfg.MaxDocumentBytes)
@@ -523,6 +558,7 @@ func (ix *Indexer) indexAndHandOver(ctx context.Context, tp string, p int32, rec
 			// instead, the first one telling the persister that more
 			// of its partition is coming.
 			pb.Close()
+			release()
 			half := len(recs) / 2
 			ix.m.splits.Inc()
 			ix.log.Info().Str("topic", tp).Int32("partition", p).Int("records", len(recs)).Int("event_bytes", len(b)).
@@ -549,6 +585,7 @@ func (ix *Indexer) indexAndHandOver(ctx context.Context, tp string, p int32, rec
 	for _, dl := range res.failures {
 		out = append(out, ix.deadLetterRecord(dl))
 	}
+	release()
 	indexed := time.Now()
 	ix.m.phases.WithLabelValues("index").Add(indexed.Sub(start).Seconds())
 	ix.cfg.Failpoints.Hit("indexer.before-hand-over")

@@ -50,8 +50,9 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		batchSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "termflow_indexer_batch_duration_seconds",
 			Help: "Time to index and hand over one batch.", Buckets: prometheus.ExponentialBuckets(0.001, 3, 10)}),
 		phases: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "termflow_indexer_phase_seconds_total",
-			Help: "Time batches spent by phase: index (analysis and the Pebble batch), handover (waiting for the poll's earlier " +
-				"partitions, then producing the event until the broker acknowledged it), commit (the Pebble commit)."},
+			Help: "Time batches spent by phase: queue (waiting for an indexing slot, see -parallelism), index (analysis, the Pebble " +
+				"batch and the event's encoding), handover (waiting for the poll's earlier partitions, then producing the event until " +
+				"the broker acknowledged it), commit (the Pebble commit)."},
 			[]string{"phase"}),
 		indexes: tfmetrics.NewIndexes(0),
 		startToAssigned: prometheus.NewGauge(prometheus.GaugeOpts{Name: "termflow_indexer_start_to_assigned_seconds",
@@ -60,7 +61,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "Time from the indexer's start to its first batch handled (0 until then)."}),
 	}
 	m.deadLetters.WithLabelValues("indexer") // present at 0 for rate() and alerts
-	for _, ph := range []string{"index", "handover", "commit"} {
+	for _, ph := range []string{"queue", "index", "handover", "commit"} {
 		m.phases.WithLabelValues(ph)
 	}
 	if reg != nil {

@@ -210,3 +210,42 @@ func readEvents(t *testing.T, tc *testCluster) []dirtyEvent {
 	}
 	return out
 }
+
+// TestParallelismBoundsBatchesIndexedAtOnce: a poll's four partitions are
+// indexed at most Parallelism at a time. With one slot each batch waits,
+// in the queue phase, for the index phases of the batches before it; with
+// four slots none waits. Only time within one run is compared: the waits
+// against the index phases they wait for.
+func TestParallelismBoundsBatchesIndexedAtOnce(t *testing.T) {
+	t.Parallel()
+	phases := func(slots int) (queue, index float64, events int) {
+		tc := newTestCluster(t, 4)
+		c := newCorpus(t, tc.brokers, 5, 4000)
+		c.produce(8000) // before the indexer starts: one poll of four batches
+		cfg := tc.config("ix", "a")
+		cfg.MaxPollRecords = Defaults().MaxPollRecords
+		cfg.Parallelism = slots
+		a := tc.start(cfg, t.TempDir())
+		tc.waitCommitted("ix", 30*time.Second)
+		a.stop()
+		postings, docs, _ := handedOver(tc.events())
+		c.checkHandedOver(postings, docs)
+		return testutil.ToFloat64(a.ix.m.phases.WithLabelValues("queue")), testutil.ToFloat64(a.ix.m.phases.WithLabelValues("index")),
+			len(readEvents(t, tc))
+	}
+	queue, index, events := phases(1)
+	if events != 4 {
+		t.Fatalf("%d events, want one poll of four batches", events)
+	}
+	// Batch k waits for the k-1 index phases before it: of four batches
+	// of about equal size, the waits add up to about 1.5 times the index
+	// phases; at most one batch's worth of them is missing however the
+	// sizes fall.
+	if queue < index/3 {
+		t.Errorf("one slot: batches waited %.3f s for %.3f s of index phases; want them indexed one at a time", queue, index)
+	}
+	queue, index, _ = phases(4)
+	if queue > index/10 {
+		t.Errorf("four slots: batches waited %.3f s, against %.3f s of index phases; want no wait", queue, index)
+	}
+}
