@@ -8,7 +8,6 @@ import (
 	"maps"
 	"os"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 
@@ -302,8 +301,8 @@ func analyzeDoc(i int, d corpus.Doc, seen map[string]struct{}) ([]byte, analysis
 }
 
 // forwardOf is the indexer's forward entry of an analyzed document
-// (services/indexer/internal/indexer/batch.go): fields in analysis order,
-// terms sorted.
+// (services/indexer/internal/indexer/batch.go): fields and terms in
+// analysis order.
 func forwardOf(d analysis.Document) *pebblestore.Forward {
 	f := &pebblestore.Forward{Fields: make([]pebblestore.ForwardField, 0, len(d.Fields))}
 	for _, fl := range d.Fields {
@@ -311,7 +310,6 @@ func forwardOf(d analysis.Document) *pebblestore.Forward {
 		for t, tf := range fl.Terms {
 			ff.Terms = append(ff.Terms, pebblestore.TermFreq{Term: t, TF: tf})
 		}
-		sort.Slice(ff.Terms, func(i, j int) bool { return ff.Terms[i].Term < ff.Terms[j].Term })
 		f.Fields = append(f.Fields, ff)
 	}
 	return f
