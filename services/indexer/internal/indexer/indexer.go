@@ -112,7 +112,9 @@ type Config struct {
 	// indexed in parallel; with more of them than cores, they all used to
 	// finish together at the end of the poll and then queued to hand over
 	// one at a time, while with a slot per core the first ones hand over
-	// while the others are indexed. The default value, 0, is GOMAXPROCS.
+	// while the others are indexed. (A partition's catch-up after a lost
+	// store, rare and handed over to no one, takes no slot.) The default
+	// value, 0, is GOMAXPROCS.
 	Parallelism int
 	Topics      topic.Config
 	Kafka       kclient.Config
