@@ -8,6 +8,7 @@ import (
 	"maps"
 	"os"
 	"slices"
+	"sort"
 	"strings"
 	"time"
 
@@ -301,8 +302,11 @@ func analyzeDoc(i int, d corpus.Doc, seen map[string]struct{}) ([]byte, analysis
 }
 
 // forwardOf is the indexer's forward entry of an analyzed document
-// (services/indexer/internal/indexer/batch.go): fields and terms in
-// analysis order.
+// (services/indexer/internal/indexer/batch.go): fields in analysis order,
+// terms sorted. The indexer leaves the terms in analysis order since the
+// thirteenth session; they are sorted here so that the stage's stores are
+// the same byte for byte (TestPebbleWritesReadBack), and the batches are
+// built before the timed writes, so the sort is not measured.
 func forwardOf(d analysis.Document) *pebblestore.Forward {
 	f := &pebblestore.Forward{Fields: make([]pebblestore.ForwardField, 0, len(d.Fields))}
 	for _, fl := range d.Fields {
@@ -310,6 +314,7 @@ func forwardOf(d analysis.Document) *pebblestore.Forward {
 		for t, tf := range fl.Terms {
 			ff.Terms = append(ff.Terms, pebblestore.TermFreq{Term: t, TF: tf})
 		}
+		sort.Slice(ff.Terms, func(i, j int) bool { return ff.Terms[i].Term < ff.Terms[j].Term })
 		f.Fields = append(f.Fields, ff)
 	}
 	return f
