@@ -113,23 +113,18 @@ type Repetition struct {
 // number. For an even count the slower middle Termflow run and the faster
 // middle Bleve pass are taken, so the count never flatters Termflow.
 func medianRuns(tfs []TermflowRun, bls []peer.Result) (TermflowRun, *peer.Result) {
-	if len(tfs) == 1 {
-		if len(bls) == 1 {
-			return tfs[0], &bls[0]
-		}
-		return tfs[0], nil
-	}
-	reps := make([]Repetition, len(tfs))
-	for i, t := range tfs {
-		reps[i] = Repetition{IndexedDPS: t.Load.IndexedDPS, CompletedDPS: t.Load.CompletedDS}
-		if i < len(bls) {
-			reps[i].BleveDPS = bls[i].DocsPerSec
-		}
-	}
 	ti := slices.Clone(tfs)
 	slices.SortStableFunc(ti, func(a, b TermflowRun) int { return cmp.Compare(a.Load.IndexedDPS, b.Load.IndexedDPS) })
 	row := ti[(len(ti)-1)/2]
-	row.Runs = reps
+	if len(tfs) > 1 {
+		row.Runs = make([]Repetition, len(tfs))
+		for i, t := range tfs {
+			row.Runs[i] = Repetition{IndexedDPS: t.Load.IndexedDPS, CompletedDPS: t.Load.CompletedDS}
+			if i < len(bls) {
+				row.Runs[i].BleveDPS = bls[i].DocsPerSec
+			}
+		}
+	}
 	if len(bls) == 0 {
 		return row, nil
 	}

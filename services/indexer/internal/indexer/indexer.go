@@ -525,56 +525,47 @@ func (ix *Indexer) handle(stop, work context.Context, tp string, p int32, recs [
 	return nil
 }
 
-func (ix *Indexer) indexAndHandOver(ctx context.Context, tp string, p int32, recs []*kgo.Record, more bool, po *pollOrder) error {
+// prepared is a batch indexed and ready to hand over: its Pebble batch (not
+// committed), its result, and the records to produce (the dirty-terms
+// event, if any, first).
+type prepared struct {
+	pb    *pebblestore.Batch
+	res   *batchResult
+	event *kgo.Record
+	out   []*kgo.Record
+	start time.Time // when indexing began, after the wait for a slot
+}
+
+// prepare indexes recs and builds the records to hand over while it holds
+// an indexing slot (Config.Parallelism): the part of a batch that needs a
+// core. The caller closes the Pebble batch.
+func (ix *Indexer) prepare(ctx context.Context, tp string, p int32, recs []*kgo.Record) (*prepared, error) {
 	queued := time.Now()
 	select {
 	case ix.slots <- struct{}{}:
 	case <-ctx.Done():
-		return ctx.Err()
+		return nil, ctx.Err()
 	}
-	held := true
-	release := func() {
-		if held {
-			held = false
-			<-ix.slots
-		}
-	}
-	defer release()
-	start := time.Now()
-	ix.m.phases.WithLabelValues("queue").Add(start.Sub(queued).Seconds())
-	pb := ix.store.NewBatch()
-	defer pb.Close()
-	res, err := indexBatch(ix.store, pb, ix.cfg.InstanceID, tp, p, recs, ix.cfg.MaxDocumentBytes)
+	defer func() { <-ix.slots }()
+	pr := &prepared{pb: ix.store.NewBatch(), start: time.Now()}
+	ix.m.phases.WithLabelValues("queue").Add(pr.start.Sub(queued).Seconds())
+	res, err := indexBatch(ix.store, pr.pb, ix.cfg.InstanceID, tp, p, recs, ix.cfg.MaxDocumentBytes)
 	if err != nil {
-		return err
+		pr.pb.Close()
+		return nil, err
 	}
-	var out []*kgo.Record
-	var event *kgo.Record
+	pr.res = res
 	if len(res.event.Records) > 0 || len(res.event.Progress) > 0 {
 		b, err := res.event.Encode()
 		if err != nil {
-			return fmt.Errorf("encode event: %w", err)
+			pr.pb.Close()
+			return nil, fmt.Errorf("encode event: %w", err)
 		}
-		if len(b) > ix.cfg.MaxEventBytes && len(recs) > 1 {
-			// Nothing was produced or committed: index the halves
-			// instead, the first one telling the persister that more
-			// of its partition is coming.
-			pb.Close()
-			release()
-			half := len(recs) / 2
-			ix.m.splits.Inc()
-			ix.log.Info().Str("topic", tp).Int32("partition", p).Int("records", len(recs)).Int("event_bytes", len(b)).
-				Int("max_event_bytes", ix.cfg.MaxEventBytes).Msg("batch split: its event is too large")
-			if err := ix.indexAndHandOver(ctx, tp, p, recs[:half], true, po); err != nil {
-				return err
-			}
-			return ix.indexAndHandOver(ctx, tp, p, recs[half:], more, po)
-		}
-		event = &kgo.Record{Topic: ix.cfg.Topics.DirtyTerms, Key: []byte(eventKey(tp, p)), Value: b}
-		out = append(out, event)
+		pr.event = &kgo.Record{Topic: ix.cfg.Topics.DirtyTerms, Key: []byte(eventKey(tp, p)), Value: b}
+		pr.out = append(pr.out, pr.event)
 	}
 	for _, m := range res.event.Progress {
-		out = append(out, &kgo.Record{Topic: ix.cfg.Topics.Progress, Key: []byte(m.Operation), Value: m.Encode()})
+		pr.out = append(pr.out, &kgo.Record{Topic: ix.cfg.Topics.Progress, Key: []byte(m.Operation), Value: m.Encode()})
 	}
 	for op, fs := range res.failed {
 		seqs := make([]int, len(fs))
@@ -582,16 +573,39 @@ func (ix *Indexer) indexAndHandOver(ctx context.Context, tp string, p int32, rec
 			seqs[i] = f.Seq
 		}
 		m := progress.Message{Operation: op, Stage: progress.Failed, Seqs: progress.RangesOf(seqs), Errors: fs}
-		out = append(out, &kgo.Record{Topic: ix.cfg.Topics.Progress, Key: []byte(op), Value: m.Encode()})
+		pr.out = append(pr.out, &kgo.Record{Topic: ix.cfg.Topics.Progress, Key: []byte(op), Value: m.Encode()})
 	}
 	for _, dl := range res.failures {
-		out = append(out, ix.deadLetterRecord(dl))
+		pr.out = append(pr.out, ix.deadLetterRecord(dl))
 	}
-	release()
+	return pr, nil
+}
+
+func (ix *Indexer) indexAndHandOver(ctx context.Context, tp string, p int32, recs []*kgo.Record, more bool, po *pollOrder) error {
+	pr, err := ix.prepare(ctx, tp, p, recs)
+	if err != nil {
+		return err
+	}
+	pb, res, start := pr.pb, pr.res, pr.start
+	defer pb.Close()
+	if pr.event != nil && len(pr.event.Value) > ix.cfg.MaxEventBytes && len(recs) > 1 {
+		// Nothing was produced or committed: index the halves instead,
+		// the first one telling the persister that more of its
+		// partition is coming.
+		pb.Close()
+		half := len(recs) / 2
+		ix.m.splits.Inc()
+		ix.log.Info().Str("topic", tp).Int32("partition", p).Int("records", len(recs)).Int("event_bytes", len(pr.event.Value)).
+			Int("max_event_bytes", ix.cfg.MaxEventBytes).Msg("batch split: its event is too large")
+		if err := ix.indexAndHandOver(ctx, tp, p, recs[:half], true, po); err != nil {
+			return err
+		}
+		return ix.indexAndHandOver(ctx, tp, p, recs[half:], more, po)
+	}
 	indexed := time.Now()
 	ix.m.phases.WithLabelValues("index").Add(indexed.Sub(start).Seconds())
 	ix.cfg.Failpoints.Hit("indexer.before-hand-over")
-	if err := po.handOver(eventKey(tp, p), more, event, func() error { return produceAll(ctx, ix.client, out) }); err != nil {
+	if err := po.handOver(eventKey(tp, p), more, pr.event, func() error { return produceAll(ctx, ix.client, pr.out) }); err != nil {
 		return fmt.Errorf("hand over batch of partition %d: %w", p, err)
 	}
 	ix.cfg.Failpoints.Hit("indexer.after-hand-over")
