@@ -174,8 +174,9 @@ func (w *jsonWalker) object(path string) bool {
 }
 
 // str reads a string token. Without escapes and in valid UTF-8 it is a
-// slice of s; otherwise encoding/json unquotes it (replacing invalid UTF-8
-// as it does everywhere).
+// slice of s; with escapes, jsonscan.Unquote decodes it, and what that
+// leaves (invalid UTF-8, escaped surrogates) encoding/json unquotes,
+// replacing invalid UTF-8 as it does everywhere.
 func (w *jsonWalker) str() (string, bool) {
 	start := w.i
 	end, f, ok := jsonscan.String(w.s, start)
@@ -186,6 +187,11 @@ func (w *jsonWalker) str() (string, bool) {
 	raw := w.s[start+1 : end-1]
 	if f&jsonscan.Escaped == 0 && (f&jsonscan.NonASCII == 0 || utf8.ValidString(raw)) {
 		return raw, true
+	}
+	if f&jsonscan.Escaped != 0 {
+		if text, ok := jsonscan.Unquote(raw); ok {
+			return text, true
+		}
 	}
 	var out string
 	if err := json.Unmarshal([]byte(w.s[start:end]), &out); err != nil {

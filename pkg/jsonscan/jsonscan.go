@@ -7,12 +7,18 @@
 // value.
 //
 // Every function takes the text, a string or a byte slice, and the offset
-// of the token, and returns the offset just past it; none allocates. A
+// of the token, and returns the offset just past it; none allocates but
+// Unquote, which decodes a string's contents. A
 // token is accepted exactly when encoding/json accepts it, so a walk built
 // on them can trust what they accept and hand the rest to encoding/json.
 package jsonscan
 
-import "unicode/utf8"
+import (
+	"strings"
+	"unicode/utf16"
+	"unicode/utf8"
+	"unsafe"
+)
 
 // Text is JSON text: a string or a byte slice.
 type Text interface{ ~string | ~[]byte }
@@ -103,6 +109,78 @@ func escaped[T Text](s T, i int, high byte) (end int, f Flags, ok bool) {
 		}
 	}
 	return i, 0, false
+}
+
+// Unquote returns the text of a string's contents (what String accepted,
+// without the quotes) when they are valid UTF-8 and hold no \u escape of a
+// UTF-16 surrogate; otherwise !ok, and encoding/json, which replaces
+// invalid UTF-8 and pairs surrogates, gives the text. It is the one
+// function here that allocates: the text is a new string.
+func Unquote(s string) (text string, ok bool) {
+	if !utf8.ValidString(s) {
+		return "", false
+	}
+	b := make([]byte, 0, len(s))
+	for i := 0; i < len(s); {
+		j := strings.IndexByte(s[i:], '\\')
+		if j < 0 {
+			b = append(b, s[i:]...)
+			break
+		}
+		b = append(b, s[i:i+j]...)
+		i += j
+		if i+1 >= len(s) {
+			return "", false
+		}
+		switch c := s[i+1]; c {
+		case '"', '\\', '/':
+			b = append(b, c)
+		case 'b':
+			b = append(b, '\b')
+		case 'f':
+			b = append(b, '\f')
+		case 'n':
+			b = append(b, '\n')
+		case 'r':
+			b = append(b, '\r')
+		case 't':
+			b = append(b, '\t')
+		case 'u':
+			r, ok := hex4(s[i+2:])
+			if !ok || utf16.IsSurrogate(r) {
+				return "", false
+			}
+			b = utf8.AppendRune(b, r)
+			i += 4
+		default:
+			return "", false
+		}
+		i += 2
+	}
+	return unsafe.String(unsafe.SliceData(b), len(b)), true // b is never written again
+}
+
+// hex4 decodes the four hex digits that start s.
+func hex4(s string) (rune, bool) {
+	if len(s) < 4 {
+		return 0, false
+	}
+	var r rune
+	for _, c := range []byte(s[:4]) {
+		var d byte
+		switch {
+		case '0' <= c && c <= '9':
+			d = c - '0'
+		case 'a' <= c && c <= 'f':
+			d = c - 'a' + 10
+		case 'A' <= c && c <= 'F':
+			d = c - 'A' + 10
+		default:
+			return 0, false
+		}
+		r = r<<4 | rune(d)
+	}
+	return r, true
 }
 
 func isHex(c byte) bool {

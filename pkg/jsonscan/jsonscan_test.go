@@ -3,7 +3,10 @@ package jsonscan
 import (
 	"bytes"
 	"encoding/json"
+	"regexp"
+	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 func TestSpace(t *testing.T) {
@@ -193,6 +196,30 @@ func checkString(t *testing.T, b []byte) {
 	if send, sf, sok := String(string(b), 0); send != end || sf != f || sok != ok {
 		t.Fatalf("String(%q) differs between string and []byte", b)
 	}
+	checkUnquote(t, b[:end])
+}
+
+// checkUnquote fails t unless Unquote decodes the contents of the string
+// token b as encoding/json does, refusing only invalid UTF-8 and escaped
+// surrogates.
+func checkUnquote(t *testing.T, b []byte) {
+	contents := string(b[1 : len(b)-1])
+	got, ok := Unquote(contents)
+	surrogate := regexp.MustCompile(`\\u[dD][89a-fA-F]`)
+	unescaped := strings.NewReplacer(`\\`, ``) // a \\ is no escape of its own
+	if wantOK := utf8.ValidString(contents) && !surrogate.MatchString(unescaped.Replace(contents)); ok != wantOK {
+		t.Fatalf("Unquote(%q) ok = %v, want %v", contents, ok, wantOK)
+	}
+	if !ok {
+		return
+	}
+	var want string
+	if err := json.Unmarshal(b, &want); err != nil {
+		t.Fatalf("json.Unmarshal(%q): %v", b, err)
+	}
+	if got != want {
+		t.Fatalf("Unquote(%q) = %q, encoding/json %q", contents, got, want)
+	}
 }
 
 // checkNumber fails t unless Number agrees with encoding/json on b: it
@@ -306,6 +333,33 @@ func BenchmarkNumber(b *testing.B) {
 	for b.Loop() {
 		if end, ok := Number(src, 0); !ok || end != len(src) {
 			b.Fatal("not scanned")
+		}
+	}
+}
+
+func TestUnquote(t *testing.T) {
+	for _, c := range []struct {
+		contents, want string
+		ok             bool
+	}{
+		{`plain`, "plain", true},
+		{`a\nb\tc\"d\\e\/f\b\f\r`, "a\nb\tc\"d\\e/f\b\f\r", true},
+		{`caf\u00e9 \u65E5 \u0000`, "café 日 \x00", true},
+		{`日本\n`, "日本\n", true},
+		{`\\ud800`, `\ud800`, true},
+		{`\ud83d\ude00`, "", false}, // a surrogate pair: encoding/json's
+		{`\udfff`, "", false},
+		{"bad \xff", "", false},
+		{`\x`, "", false},
+		{`\u12`, "", false},
+		{`tail\`, "", false},
+	} {
+		got, ok := Unquote(c.contents)
+		if ok != c.ok || got != c.want {
+			t.Errorf("Unquote(%q) = %q, %v; want %q, %v", c.contents, got, ok, c.want, c.ok)
+		}
+		if c.ok {
+			checkUnquote(t, []byte(`"`+c.contents+`"`))
 		}
 	}
 }
