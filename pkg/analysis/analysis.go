@@ -147,14 +147,14 @@ func (d *Document) TermCount() int {
 // Documents nested deeper than MaxDepth or with more than MaxFields fields
 // are refused.
 func AnalyzeJSON(src []byte) (Document, error) {
-	if err := checkDepth(src); err != nil {
-		return Document{}, err
-	}
 	a := newAccumulator(len(src) / 8) // about a word per 8 bytes
 	var d Document
-	if walkJSON(string(src), a) {
+	if walkJSON(string(src), a) { // which gives up past MaxDepth
 		d = a.document()
 	} else {
+		if err := checkDepth(src); err != nil {
+			return Document{}, err
+		}
 		var err error
 		if d, err = analyzeDecoded(src); err != nil {
 			return Document{}, err

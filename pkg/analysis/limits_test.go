@@ -41,6 +41,8 @@ func TestAnalyzeJSONLimits(t *testing.T) {
 	}{
 		{"depth at limit", nested(MaxDepth), ""},
 		{"too deep", nested(MaxDepth + 1), "nested 101 levels deep"},
+		{"arrays at limit", `{"a":` + strings.Repeat("[", MaxDepth-1) + strings.Repeat("]", MaxDepth-1) + "}", ""},
+		{"arrays too deep", `{"a":` + strings.Repeat("[", MaxDepth) + strings.Repeat("]", MaxDepth) + "}", "nested 101 levels deep"},
 		{"fields at limit", fields(MaxFields), ""},
 		{"too many fields", fields(MaxFields + 1), "1001 fields"},
 		// escaped keys take the decoder's path, which must refuse them too
@@ -52,6 +54,12 @@ func TestAnalyzeJSONLimits(t *testing.T) {
 		{"same key in two objects", `{"a":{"b":1},"c":{"b":2},"d":[{"b":1},{"b":2}]}`, ""},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
+			// The walk gives up past MaxDepth, so it never recurses
+			// deeper than that; encoding/json then gives the error.
+			walked := walkJSON(tt.in, newAccumulator(0))
+			if strings.HasSuffix(tt.name, "too deep") && walked || strings.HasSuffix(tt.name, "at limit") && !walked {
+				t.Fatalf("walkJSON = %v", walked)
+			}
 			_, err := AnalyzeJSON([]byte(tt.in))
 			if tt.err == "" && err != nil || tt.err != "" && (err == nil || !strings.Contains(err.Error(), tt.err)) {
 				t.Fatalf("err %v, want %q", err, tt.err)

@@ -13,9 +13,9 @@ import (
 // under the array's path, object members under "path.key" (fieldName).
 // It reports false, having possibly fed a part, for anything it does not
 // take on: s not exactly one object (surrounding whitespace aside), invalid
-// JSON, a key repeated in an object (decoding keeps its last value), or a
-// string escape encoding/json rejects. The caller then starts over with
-// encoding/json.
+// JSON, a key repeated in an object (decoding keeps its last value), a
+// string escape encoding/json rejects, or nesting deeper than MaxDepth.
+// The caller then starts over with encoding/json.
 func walkJSON(s string, a *accumulator) bool {
 	w := jsonWalker{s: s, a: a}
 	w.space()
@@ -30,10 +30,19 @@ func walkJSON(s string, a *accumulator) bool {
 }
 
 type jsonWalker struct {
-	s string
-	i int
-	a *accumulator
+	s     string
+	i     int
+	a     *accumulator
+	depth int // of the object or array being read; past MaxDepth the walk gives up
 }
+
+// enter counts an object or array opened; leave, one closed.
+func (w *jsonWalker) enter() bool {
+	w.depth++
+	return w.depth <= MaxDepth
+}
+
+func (w *jsonWalker) leave() { w.depth-- }
 
 func (w *jsonWalker) space() { w.i = jsonscan.Space(w.s, w.i) }
 
@@ -45,31 +54,7 @@ func (w *jsonWalker) value(path string) bool {
 	case c == '{':
 		return w.object(path)
 	case c == '[':
-		w.i++
-		w.space()
-		if w.i < len(w.s) && w.s[w.i] == ']' {
-			w.i++
-			return true
-		}
-		for {
-			w.space()
-			if !w.value(path) {
-				return false
-			}
-			w.space()
-			if w.i >= len(w.s) {
-				return false
-			}
-			switch w.s[w.i] {
-			case ',':
-				w.i++
-			case ']':
-				w.i++
-				return true
-			default:
-				return false
-			}
-		}
+		return w.array(path)
 	case c == '"':
 		str, ok := w.str()
 		if ok {
@@ -96,6 +81,38 @@ func (w *jsonWalker) value(path string) bool {
 	return false
 }
 
+func (w *jsonWalker) array(path string) bool {
+	if !w.enter() {
+		return false
+	}
+	defer w.leave()
+	w.i++
+	w.space()
+	if w.i < len(w.s) && w.s[w.i] == ']' {
+		w.i++
+		return true
+	}
+	for {
+		w.space()
+		if !w.value(path) {
+			return false
+		}
+		w.space()
+		if w.i >= len(w.s) {
+			return false
+		}
+		switch w.s[w.i] {
+		case ',':
+			w.i++
+		case ']':
+			w.i++
+			return true
+		default:
+			return false
+		}
+	}
+}
+
 func (w *jsonWalker) literal(lit, path string) bool {
 	end, ok := jsonscan.Literal(w.s, w.i, lit)
 	if !ok {
@@ -107,6 +124,10 @@ func (w *jsonWalker) literal(lit, path string) bool {
 }
 
 func (w *jsonWalker) object(path string) bool {
+	if !w.enter() {
+		return false
+	}
+	defer w.leave()
 	w.i++ // '{'
 	w.space()
 	if w.i < len(w.s) && w.s[w.i] == '}' {
