@@ -272,15 +272,15 @@ func persistedDocuments(c corpus.Corpus, n, maxChunk int) (*mongoSet, error) {
 		}
 		h := posting.Hash(d.ID)
 		for _, f := range an.Fields {
-			for term, tf := range f.Terms {
-				k := mongostore.TermKey(Index, f.Name, term)
+			for _, tf := range f.Terms {
+				k := mongostore.TermKey(Index, f.Name, tf.Term)
 				t := terms[k]
 				if t == nil {
 					t = &termAcc{key: k}
 					terms[k] = t
 					order = append(order, t)
 				}
-				t.ps = append(t.ps, hashed{h, posting.Posting{Doc: d.ID, TF: tf, Length: f.Length}})
+				t.ps = append(t.ps, hashed{h, posting.Posting{Doc: d.ID, TF: tf.TF, Length: f.Length}})
 			}
 		}
 		raw, err := bson.Marshal(benchStored{ID: Index + "/" + d.ID, Index: Index, DocID: d.ID,

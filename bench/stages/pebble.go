@@ -192,9 +192,9 @@ func indexDocs(b *pebblestore.Batch, c corpus.Corpus, lo, hi int, seen map[strin
 			return err
 		}
 		for _, f := range an.Fields {
-			for t, tf := range f.Terms {
-				k := fieldTerm{f.Name, t}
-				terms[k] = append(terms[k], pebblestore.Posting{ID: d.ID, TF: tf, Length: f.Length})
+			for _, t := range f.Terms {
+				k := fieldTerm{f.Name, t.Term}
+				terms[k] = append(terms[k], pebblestore.Posting{ID: d.ID, TF: t.TF, Length: f.Length})
 			}
 		}
 		b.SetForward(Index, d.ID, forwardOf(an))
@@ -310,10 +310,7 @@ func analyzeDoc(i int, d corpus.Doc, seen map[string]struct{}) ([]byte, analysis
 func forwardOf(d analysis.Document) *pebblestore.Forward {
 	f := &pebblestore.Forward{Fields: make([]pebblestore.ForwardField, 0, len(d.Fields))}
 	for _, fl := range d.Fields {
-		ff := pebblestore.ForwardField{Name: fl.Name, Length: fl.Length, Terms: make([]pebblestore.TermFreq, 0, len(fl.Terms))}
-		for t, tf := range fl.Terms {
-			ff.Terms = append(ff.Terms, pebblestore.TermFreq{Term: t, TF: tf})
-		}
+		ff := pebblestore.ForwardField{Name: fl.Name, Length: fl.Length, Terms: slices.Clone(fl.Terms)}
 		sort.Slice(ff.Terms, func(i, j int) bool { return ff.Terms[i].Term < ff.Terms[j].Term })
 		f.Fields = append(f.Fields, ff)
 	}

@@ -316,9 +316,9 @@ func TestMongoSetIsThePersisters(t *testing.T) {
 		rec := dirtyterms.Record{Offset: int64(i), Index: Index, ID: d.ID, Source: src, Count: 1}
 		for _, f := range an.Fields {
 			rec.Fields = append(rec.Fields, dirtyterms.FieldDelta{Field: f.Name, Docs: 1, Length: int64(f.Length)})
-			for term, tf := range f.Terms {
-				k := fieldTerm{f.Name, term}
-				ops[k] = append(ops[k], dirtyterms.Op{Rec: i, TF: tf, Length: f.Length})
+			for _, t := range f.Terms {
+				k := fieldTerm{f.Name, t.Term}
+				ops[k] = append(ops[k], dirtyterms.Op{Rec: i, TF: t.TF, Length: f.Length})
 			}
 		}
 		ev.Records = append(ev.Records, rec)

@@ -209,8 +209,8 @@ func TestPebbleWritesReadBack(t *testing.T) {
 			t.Fatalf("forward %s: %v, want %v", d.ID, f, want)
 		}
 		for _, fl := range an.Fields {
-			for term := range fl.Terms {
-				k := [2]string{fl.Name, term}
+			for _, t := range fl.Terms {
+				k := [2]string{fl.Name, t.Term}
 				postings[k] = append(postings[k], d.ID)
 			}
 		}
@@ -304,9 +304,9 @@ func TestPersistedDocuments(t *testing.T) {
 		d := c.Doc(i)
 		an, _ := analysis.AnalyzeJSON(d.JSON)
 		for _, f := range an.Fields {
-			for term, tf := range f.Terms {
-				k := mongostore.TermKey(Index, f.Name, term)
-				want[k] = append(want[k], posting.Posting{Doc: d.ID, TF: tf, Length: f.Length})
+			for _, t := range f.Terms {
+				k := mongostore.TermKey(Index, f.Name, t.Term)
+				want[k] = append(want[k], posting.Posting{Doc: d.ID, TF: t.TF, Length: f.Length})
 				wantPostings++
 			}
 		}

@@ -18,6 +18,7 @@ package analysis
 import (
 	"bytes"
 	"encoding/json"
+	"slices"
 	"sort"
 	"strings"
 	"unicode"
@@ -101,14 +102,34 @@ func lower(w string) string {
 	return w
 }
 
+// TermFreq is a term and its frequency in a field.
+type TermFreq struct {
+	Term string
+	TF   uint32
+}
+
 // Field is the analysis of one field of one document.
 type Field struct {
 	Name string
-	// Terms maps each term to its frequency in the field.
-	Terms map[string]uint32
+	// Terms holds each of the field's terms once, with its frequency in
+	// the field, in the order of first occurrence (in the text as written
+	// for AnalyzeJSON's walk; in no particular order otherwise). Callers
+	// that need term order sort it.
+	Terms []TermFreq
 	// Length is the number of terms in the field, counting repeats: the
 	// document length that BM25 normalizes by.
 	Length uint32
+}
+
+// Freq returns term's frequency in f, 0 if f does not hold it. It reads
+// the terms one by one.
+func (f *Field) Freq(term string) uint32 {
+	for _, t := range f.Terms {
+		if t.Term == term {
+			return t.TF
+		}
+	}
+	return 0
 }
 
 // Document is the analysis of one document: its fields sorted by name,
@@ -182,29 +203,93 @@ func analyzeDecoded(src []byte) (Document, error) {
 	return Analyze(v), nil
 }
 
-// accumulator counts the terms of a document's fields and of AllField.
+// accumulator counts the terms of a document's fields and of AllField,
+// hashing each occurrence once: a term's number (in order of first
+// occurrence in the document) indexes its AllField count, and says where
+// the term sits in the terms of the field that last counted it.
 type accumulator struct {
-	fields map[string]*Field
-	all    *Field
+	ids    map[string]int32 // term → number
+	all    []TermFreq       // by number
+	allLen uint32
+	// by number: the field that last counted the term, and where in its
+	// terms.
+	owner []int32
+	slot  []int32
+	// fields by path, and in the order first seen (a field's number is
+	// its place there).
+	byPath map[string]*fieldCount
+	fields []*fieldCount
+	cur    *fieldCount
 }
 
-// newAccumulator sizes the AllField map for about words distinct terms.
+type fieldCount struct {
+	Field
+	num int32
+	// index is where each term sits in Terms, kept once the field is
+	// counted into again after another field was (an array of objects
+	// does that): the owner of its terms may have moved on.
+	index map[string]int32
+}
+
+// newAccumulator sizes the accumulator for about words distinct terms.
 func newAccumulator(words int) *accumulator {
-	return &accumulator{fields: map[string]*Field{}, all: &Field{Name: AllField, Terms: make(map[string]uint32, words)}}
+	return &accumulator{
+		ids: make(map[string]int32, words), all: make([]TermFreq, 0, words),
+		owner: make([]int32, 0, words), slot: make([]int32, 0, words),
+		byPath: map[string]*fieldCount{},
+	}
+}
+
+// field returns the count of the field at path, which is about to count
+// text.
+func (a *accumulator) field(path, text string) *fieldCount {
+	if a.cur != nil && a.cur.Name == path {
+		return a.cur
+	}
+	f := a.byPath[path]
+	switch {
+	case f == nil:
+		f = &fieldCount{Field: Field{Name: path, Terms: make([]TermFreq, 0, len(text)/8+1)}, num: int32(len(a.fields))}
+		a.byPath[path] = f
+		a.fields = append(a.fields, f)
+	case f.index == nil:
+		f.index = make(map[string]int32, len(f.Terms))
+		for i, t := range f.Terms {
+			f.index[t.Term] = int32(i)
+		}
+	}
+	a.cur = f
+	return f
 }
 
 func (a *accumulator) add(path, text string) {
-	f := a.fields[path]
-	if f == nil {
-		f = &Field{Name: path, Terms: make(map[string]uint32, len(text)/8)}
-		a.fields[path] = f
-	}
-	all := a.all
+	f := a.field(path, text)
 	Tokens(text, func(t string) {
-		f.Terms[t]++
+		id, ok := a.ids[t]
+		if !ok {
+			id = int32(len(a.all))
+			a.ids[t] = id
+			a.all = append(a.all, TermFreq{Term: t})
+			a.owner = append(a.owner, -1)
+			a.slot = append(a.slot, 0)
+		}
+		a.all[id].TF++
+		a.allLen++
 		f.Length++
-		all.Terms[t]++
-		all.Length++
+		if a.owner[id] == f.num {
+			f.Terms[a.slot[id]].TF++
+			return
+		}
+		if f.index != nil {
+			if i, ok := f.index[t]; ok {
+				f.Terms[i].TF++
+				a.owner[id], a.slot[id] = f.num, i
+				return
+			}
+			f.index[t] = int32(len(f.Terms))
+		}
+		a.owner[id], a.slot[id] = f.num, int32(len(f.Terms))
+		f.Terms = append(f.Terms, TermFreq{Term: t, TF: 1})
 	})
 }
 
@@ -212,13 +297,13 @@ func (a *accumulator) document() Document {
 	doc := Document{Fields: make([]Field, 0, len(a.fields)+1)}
 	for _, f := range a.fields {
 		if f.Length > 0 && f.Name != AllField {
-			doc.Fields = append(doc.Fields, *f)
+			doc.Fields = append(doc.Fields, f.Field)
 		}
 	}
-	if a.all.Length > 0 {
-		doc.Fields = append(doc.Fields, *a.all)
+	if a.allLen > 0 {
+		doc.Fields = append(doc.Fields, Field{Name: AllField, Terms: a.all, Length: a.allLen})
 	}
-	sort.Slice(doc.Fields, func(i, j int) bool { return doc.Fields[i].Name < doc.Fields[j].Name })
+	slices.SortFunc(doc.Fields, func(a, b Field) int { return strings.Compare(a.Name, b.Name) })
 	return doc
 }
 

@@ -1,6 +1,11 @@
 package analysis
 
 import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"math/rand/v2"
 	"reflect"
 	"testing"
 	"unicode/utf8"
@@ -55,15 +60,15 @@ func TestAnalyze(t *testing.T) {
 		t.Fatalf("fields = %q, want %q", names, wantNames)
 	}
 	body := doc.Field("body")
-	if body.Terms["limited"] != 2 || body.Terms["time"] != 1 || body.Length != 3 {
+	if body.Freq("limited") != 2 || body.Freq("time") != 1 || body.Length != 3 {
 		t.Errorf("body = %+v", body)
 	}
 	tags := doc.Field("tags")
-	if tags.Terms["b"] != 2 || tags.Length != 3 {
+	if tags.Freq("b") != 2 || tags.Length != 3 {
 		t.Errorf("tags = %+v", tags)
 	}
 	all := doc.Field(AllField)
-	if all.Terms["limited"] != 3 || all.Terms["7"] != 1 || all.Terms["true"] != 1 || all.Terms["2.5"] != 1 {
+	if all.Freq("limited") != 3 || all.Freq("7") != 1 || all.Freq("true") != 1 || all.Freq("2.5") != 1 {
 		t.Errorf("_all = %+v", all.Terms)
 	}
 	var sum uint32
@@ -100,5 +105,97 @@ func TestParseQuery(t *testing.T) {
 	want[2] = QueryTerm{"body", "école"}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("ParseQuery = %+v\nwant %+v", got, want)
+	}
+}
+
+// referenceCounts counts the terms of every field of the JSON object src in
+// a map of the field's own, and every term in AllField's, the plain way
+// the accumulator's one hash per occurrence must agree with.
+func referenceCounts(t *testing.T, src []byte) (map[string]map[string]uint32, map[string]uint32) {
+	t.Helper()
+	dec := json.NewDecoder(bytes.NewReader(src))
+	dec.UseNumber()
+	var v map[string]any
+	if err := dec.Decode(&v); err != nil {
+		t.Fatal(err)
+	}
+	counts, lengths := map[string]map[string]uint32{}, map[string]uint32{}
+	count := func(field, text string) {
+		Tokens(text, func(term string) {
+			for _, f := range []string{field, AllField} {
+				if counts[f] == nil {
+					counts[f] = map[string]uint32{}
+				}
+				counts[f][term]++
+				lengths[f]++
+			}
+		})
+	}
+	var walk func(path string, v any)
+	walk = func(path string, v any) {
+		switch x := v.(type) {
+		case string:
+			count(path, x)
+		case json.Number:
+			count(path, x.String())
+		case bool:
+			count(path, fmt.Sprint(x))
+		case []any:
+			for _, e := range x {
+				walk(path, e)
+			}
+		case map[string]any:
+			for k, e := range x {
+				if path != "" {
+					k = path + "." + k
+				}
+				walk(fieldName(k), e)
+			}
+		}
+	}
+	walk("", v)
+	return counts, lengths
+}
+
+// TestAnalyzeCountsMatchReference: AnalyzeJSON's fields hold each term once
+// with the count referenceCounts finds, for random documents whose fields
+// share words and come back through arrays of objects.
+func TestAnalyzeCountsMatchReference(t *testing.T) {
+	docs := []string{`{"a":[{"b":"x y","c":"x"},{"b":"x z"},{"c":"y x"}],"d":"x"}`,
+		// a.b comes back three times, the last for a term a.c took in between.
+		`{"a":[{"b":"x","c":"y"},{"b":"t","c":"t"},{"b":"t"}]}`}
+	r := rand.New(rand.NewPCG(3, 3))
+	for range 3000 {
+		m := map[string]any{}
+		for range 1 + r.IntN(6) {
+			m[fmt.Sprint("f", r.IntN(4))] = randomJSON(r, 0)
+		}
+		b, err := json.Marshal(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		docs = append(docs, string(b))
+	}
+	for _, src := range docs {
+		d, err := AnalyzeJSON([]byte(src))
+		if err != nil {
+			t.Fatalf("%s: %v", src, err)
+		}
+		counts, lengths := referenceCounts(t, []byte(src))
+		if len(d.Fields) != len(counts) {
+			t.Fatalf("%s: %d fields, want %d", src, len(d.Fields), len(counts))
+		}
+		for _, f := range d.Fields {
+			got := map[string]uint32{}
+			for _, tf := range f.Terms {
+				if _, dup := got[tf.Term]; dup {
+					t.Fatalf("%s: field %q holds %q twice", src, f.Name, tf.Term)
+				}
+				got[tf.Term] = tf.TF
+			}
+			if !maps.Equal(got, counts[f.Name]) || f.Length != lengths[f.Name] {
+				t.Fatalf("%s: field %q = %v (length %d), want %v (length %d)", src, f.Name, got, f.Length, counts[f.Name], lengths[f.Name])
+			}
+		}
 	}
 }

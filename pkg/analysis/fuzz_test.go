@@ -50,8 +50,13 @@ func FuzzAnalyzeJSON(f *testing.F) {
 			if !utf8.ValidString(fl.Name) || len(fl.Name) > MaxFieldBytes {
 				t.Fatalf("bad field name %q", fl.Name)
 			}
-			for term := range fl.Terms {
-				checkTerm(t, term)
+			seen := map[string]bool{}
+			for _, term := range fl.Terms {
+				checkTerm(t, term.Term)
+				if seen[term.Term] || term.TF == 0 {
+					t.Fatalf("field %q: term %+v (twice: %v)", fl.Name, term, seen[term.Term])
+				}
+				seen[term.Term] = true
 			}
 		}
 		if Measure(src).Depth > MaxDepth {

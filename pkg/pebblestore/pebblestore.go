@@ -39,6 +39,8 @@ import (
 	"github.com/cockroachdb/pebble/v2/bloom"
 	"github.com/cockroachdb/pebble/v2/sstable"
 	"github.com/cockroachdb/pebble/v2/vfs"
+
+	"github.com/termflow/termflow/pkg/analysis"
 )
 
 // Store is an indexer's Pebble database.
@@ -205,18 +207,13 @@ type Forward struct {
 	Fields []ForwardField
 }
 
-// ForwardField is one field of a forward entry.
-type ForwardField struct {
-	Name   string
-	Length uint32
-	Terms  []TermFreq
-}
+// ForwardField is one field of a forward entry: the field as analysis
+// left it, so a new document's entry is its analysis itself, with nothing
+// copied.
+type ForwardField = analysis.Field
 
 // TermFreq is a term and its frequency.
-type TermFreq struct {
-	Term string
-	TF   uint32
-}
+type TermFreq = analysis.TermFreq
 
 // Encoding of a forward entry:
 //

@@ -19,7 +19,7 @@ func TestBatchAndReads(t *testing.T) {
 	if off, err := s.Applied("docs", 3); err != nil || off != -1 {
 		t.Fatalf("Applied on empty store = %d, %v", off, err)
 	}
-	f := &Forward{Fields: []ForwardField{{Name: "_all", Length: 3, Terms: []TermFreq{{"a", 2}, {"b", 1}}}}}
+	f := &Forward{Fields: []ForwardField{{Name: "_all", Length: 3, Terms: []TermFreq{{Term: "a", TF: 2}, {Term: "b", TF: 1}}}}}
 	b := s.NewBatch()
 	b.SetForward("idx", "d/1", f)
 	b.SetPosting("idx", "_all", "a", "d/1", 2, 3)
@@ -66,7 +66,7 @@ func TestKeysCannotCollide(t *testing.T) {
 }
 
 func TestDecodeForwardCorrupt(t *testing.T) {
-	f := &Forward{Fields: []ForwardField{{Name: "x", Length: 1, Terms: []TermFreq{{"y", 1}}}}}
+	f := &Forward{Fields: []ForwardField{{Name: "x", Length: 1, Terms: []TermFreq{{Term: "y", TF: 1}}}}}
 	b := f.encode(nil)
 	for i := 0; i < len(b); i++ {
 		if _, err := decodeForward(b[:i]); err == nil {
@@ -168,7 +168,7 @@ func TestForwards(t *testing.T) {
 	}
 	defer s.Close()
 	fwd := func(n uint32) *Forward {
-		return &Forward{Fields: []ForwardField{{Name: "f", Length: n, Terms: []TermFreq{{"t", n}}}}}
+		return &Forward{Fields: []ForwardField{{Name: "f", Length: n, Terms: []TermFreq{{Term: "t", TF: n}}}}}
 	}
 	b := s.NewBatch()
 	for i := range uint32(50) {

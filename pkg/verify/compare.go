@@ -576,8 +576,12 @@ func forwardDiff(d *liveDoc, f *pebblestore.Forward) string {
 		if len(g.Terms) != len(fl.Terms) {
 			return fmt.Sprintf("field %q has %d terms, want %d", fl.Name, len(g.Terms), len(fl.Terms))
 		}
+		want := make(map[string]uint32, len(fl.Terms))
+		for _, t := range fl.Terms {
+			want[t.Term] = t.TF
+		}
 		for _, t := range g.Terms {
-			if tf, ok := fl.Terms[t.Term]; !ok || tf != t.TF {
+			if tf, ok := want[t.Term]; !ok || tf != t.TF {
 				return fmt.Sprintf("field %q term %q tf %d, want %d", fl.Name, t.Term, t.TF, tf)
 			}
 		}

@@ -165,8 +165,8 @@ func (e *Expected) build() {
 				terms = map[string][]posting.Posting{}
 				byField[fk] = terms
 			}
-			for t, tf := range f.Terms {
-				terms[t] = append(terms[t], posting.Posting{Doc: d.id, TF: tf, Length: f.Length})
+			for _, t := range f.Terms {
+				terms[t.Term] = append(terms[t.Term], posting.Posting{Doc: d.id, TF: t.TF, Length: f.Length})
 			}
 			e.postings += len(f.Terms)
 		}

@@ -18,10 +18,7 @@ import (
 func forwardOf(d analysis.Document) *pebblestore.Forward {
 	f := &pebblestore.Forward{}
 	for _, fl := range d.Fields {
-		ff := pebblestore.ForwardField{Name: fl.Name, Length: fl.Length}
-		for t, tf := range fl.Terms {
-			ff.Terms = append(ff.Terms, pebblestore.TermFreq{Term: t, TF: tf})
-		}
+		ff := pebblestore.ForwardField{Name: fl.Name, Length: fl.Length, Terms: slices.Clone(fl.Terms)}
 		sort.Slice(ff.Terms, func(i, j int) bool { return ff.Terms[i].Term < ff.Terms[j].Term })
 		f.Fields = append(f.Fields, ff)
 	}

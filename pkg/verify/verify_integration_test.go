@@ -141,10 +141,10 @@ func eventsOf(topic string, recs []*kgo.Record) []*dirtyterms.Event {
 					}
 					fd.Docs += sign
 					fd.Length += sign * int64(f.Length)
-					for term, tf := range f.Terms {
-						k := [2]string{f.Name, term}
+					for _, t := range f.Terms {
+						k := [2]string{f.Name, t.Term}
 						if sign > 0 {
-							ops[k] = dirtyterms.Op{Rec: ri, TF: tf, Length: f.Length}
+							ops[k] = dirtyterms.Op{Rec: ri, TF: t.TF, Length: f.Length}
 						} else if _, set := ops[k]; !set {
 							ops[k] = dirtyterms.Op{Rec: ri}
 						}

@@ -79,8 +79,8 @@ func run(uri string, inFlight, ops, skip int, seed uint64, full, indexOnIndex bo
 				return err
 			}
 			for _, f := range a.Fields {
-				for t := range f.Terms {
-					touched["op5000|"+t+"|"+f.Name]++
+				for _, t := range f.Terms {
+					touched["op5000|"+t.Term+"|"+f.Name]++
 				}
 			}
 		}

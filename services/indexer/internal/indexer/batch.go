@@ -308,25 +308,14 @@ func compareTermFreqs(a, b pebblestore.TermFreq) int { return strings.Compare(a.
 
 func compareForwardFields(a, b pebblestore.ForwardField) int { return strings.Compare(a.Name, b.Name) }
 
-// forwardOf is the forward entry of an analyzed document: fields in name
-// order (as analysis returns them), each field's terms in no particular
-// order (sortForward puts them in term order). Sorting every new document's
-// terms had been a twentieth of the indexer's CPU on godoc, for a diff only
-// a replacement needs.
+// forwardOf is the forward entry of an analyzed document: its fields
+// themselves (pebblestore.ForwardField is analysis.Field), in name order as
+// analysis returns them, each field's terms in order of first occurrence
+// (sortForward puts them in term order). Copying every new document's terms
+// out of maps and sorting them had been a tenth of the indexer's CPU on
+// godoc, for a diff only a replacement needs.
 func forwardOf(d analysis.Document) *pebblestore.Forward {
-	f := &pebblestore.Forward{Fields: make([]pebblestore.ForwardField, 0, len(d.Fields))}
-	all := make([]pebblestore.TermFreq, 0, d.TermCount()) // one array for every field's terms
-	for _, fl := range d.Fields {
-		from := len(all)
-		for t, tf := range fl.Terms {
-			all = append(all, pebblestore.TermFreq{Term: t, TF: tf})
-		}
-		f.Fields = append(f.Fields, pebblestore.ForwardField{Name: fl.Name, Length: fl.Length, Terms: all[from:len(all):len(all)]})
-	}
-	if !slices.IsSortedFunc(f.Fields, compareForwardFields) {
-		slices.SortStableFunc(f.Fields, compareForwardFields)
-	}
-	return f
+	return &pebblestore.Forward{Fields: d.Fields}
 }
 
 // sortForward puts f's fields in name order and each field's terms in term

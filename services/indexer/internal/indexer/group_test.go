@@ -232,8 +232,8 @@ func (c *corpus) wantPostings() map[string][2]uint32 {
 			c.t.Fatal(err)
 		}
 		for _, f := range an.Fields {
-			for term, tf := range f.Terms {
-				m["b/"+f.Name+"/"+term+"/"+id] = [2]uint32{tf, f.Length}
+			for _, t := range f.Terms {
+				m["b/"+f.Name+"/"+t.Term+"/"+id] = [2]uint32{t.TF, f.Length}
 			}
 		}
 	}

@@ -33,7 +33,11 @@ func modelOf(t *testing.T, src string) *modelDoc {
 	}
 	d := &modelDoc{terms: map[string]map[string]uint32{}, lengths: map[string]uint32{}}
 	for _, f := range an.Fields {
-		d.terms[f.Name], d.lengths[f.Name] = f.Terms, f.Length
+		terms := make(map[string]uint32, len(f.Terms))
+		for _, t := range f.Terms {
+			terms[t.Term] = t.TF
+		}
+		d.terms[f.Name], d.lengths[f.Name] = terms, f.Length
 	}
 	return d
 }
