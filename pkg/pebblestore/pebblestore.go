@@ -367,6 +367,10 @@ type Batch struct {
 // NewBatch starts a batch.
 func (s *Store) NewBatch() *Batch { return &Batch{b: s.db.NewBatch()} }
 
+// NewBatchSized starts a batch with room for about size bytes, so that
+// filling it does not copy it over and over as it doubles.
+func (s *Store) NewBatchSized(size int) *Batch { return &Batch{b: s.db.NewBatchWithSize(size)} }
+
 // SetForward stores a document's forward entry (nil deletes it).
 func (b *Batch) SetForward(index, id string, f *Forward) {
 	b.key = appendPart(appendPart(append(b.key[:0], 'f'), index), id)

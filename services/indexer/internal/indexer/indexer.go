@@ -547,7 +547,7 @@ func (ix *Indexer) prepare(ctx context.Context, tp string, p int32, recs []*kgo.
 		return nil, ctx.Err()
 	}
 	defer func() { <-ix.slots }()
-	pr := &prepared{pb: ix.store.NewBatch(), start: time.Now()}
+	pr := &prepared{pb: ix.store.NewBatchSized(batchSizeHint(recs)), start: time.Now()}
 	ix.m.phases.WithLabelValues("queue").Add(pr.start.Sub(queued).Seconds())
 	res, err := indexBatch(ix.store, pr.pb, ix.cfg.InstanceID, tp, p, recs, ix.cfg.MaxDocumentBytes)
 	if err != nil {
@@ -579,6 +579,18 @@ func (ix *Indexer) prepare(ctx context.Context, tp string, p int32, recs []*kgo.
 		pr.out = append(pr.out, ix.deadLetterRecord(dl))
 	}
 	return pr, nil
+}
+
+// batchSizeHint is the room a Pebble batch starts with for recs: their
+// forward entries, postings and keys took 5.1 (synthetic) to 5.7 (godoc)
+// times the records' bytes. Growing by doubling from Pebble's default had
+// copied every batch about once more, 8 % of indexBatch's CPU on godoc.
+func batchSizeHint(recs []*kgo.Record) int {
+	n := 0
+	for _, r := range recs {
+		n += len(r.Value)
+	}
+	return min(6*n, 64<<20)
 }
 
 func (ix *Indexer) indexAndHandOver(ctx context.Context, tp string, p int32, recs []*kgo.Record, more bool, po *pollOrder) error {
