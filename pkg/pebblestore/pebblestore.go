@@ -371,6 +371,9 @@ func (s *Store) NewBatch() *Batch { return &Batch{b: s.db.NewBatch()} }
 // filling it does not copy it over and over as it doubles.
 func (s *Store) NewBatchSized(size int) *Batch { return &Batch{b: s.db.NewBatchWithSize(size)} }
 
+// Len is the size of the batch's contents in bytes.
+func (b *Batch) Len() int { return b.b.Len() }
+
 // SetForward stores a document's forward entry (nil deletes it).
 func (b *Batch) SetForward(index, id string, f *Forward) {
 	b.key = appendPart(appendPart(append(b.key[:0], 'f'), index), id)

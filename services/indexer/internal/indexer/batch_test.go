@@ -108,3 +108,22 @@ func TestIndexBatchUpdatesAndDeletes(t *testing.T) {
 		t.Fatalf("pear still in pebble: %+v", ps)
 	}
 }
+
+// TestBatchSizeHintFitsBatch: a batch of new documents fits in the room
+// batchSizeHint gives it, without leaving most of it empty.
+func TestBatchSizeHintFitsBatch(t *testing.T) {
+	s, err := pebblestore.Open("db", pebblestore.Options{FS: vfs.NewMem(), Logger: quietPebble{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	recs := benchRecords(1, 1000)
+	pb := s.NewBatchSized(batchSizeHint(recs))
+	defer pb.Close()
+	if _, err := indexBatch(s, pb, "ix", "docs", 0, recs, 0); err != nil {
+		t.Fatal(err)
+	}
+	if hint := batchSizeHint(recs); pb.Len() > hint || pb.Len() < hint/2 {
+		t.Fatalf("batch of %d bytes for a hint of %d", pb.Len(), hint)
+	}
+}
