@@ -69,8 +69,11 @@ bench: build
 
 ## bench-micro: hot-path micro-benchmarks (analysis, posting lists, dirty-terms events,
 ## indexBatch); save runs and compare them with benchstat
-## (IndexCommit commits into a store that grows with every iteration, so it runs a fixed count)
+## (IndexCommit commits into a store that grows with every iteration, so it runs a fixed count;
+## the *Corpus benchmarks read the godoc corpus, written to bench/tmp first)
+bench-micro: export TERMFLOW_BENCH_CORPUS = $(CURDIR)/bench/tmp/godoc.ndjson
 bench-micro:
+	mkdir -p bench/tmp && $(GO) run ./tools/cmd/godoc-corpus -o bench/tmp/godoc.ndjson
 	cd pkg && $(GO) test -run '^$$' -bench . -benchmem ./...
 	cd services/indexer && $(GO) test -run '^$$' -bench IndexBatch -benchmem ./... && \
 	  $(GO) test -run '^$$' -bench IndexCommit -benchtime 40x -benchmem ./...
@@ -79,7 +82,7 @@ bench-micro:
 ## fuzz: every fuzz target for FUZZTIME each (make test runs only their checked-in seeds,
 ## testdata/fuzz/<target>); a crasher is written there and becomes a regression seed
 FUZZTIME ?= 60s
-FUZZ_TARGETS := pkg:./analysis:FuzzTokens pkg:./analysis:FuzzAnalyzeJSON pkg:./analysis:FuzzParseQuery \
+FUZZ_TARGETS := pkg:./analysis:FuzzTokens pkg:./analysis:FuzzASCIITokens pkg:./analysis:FuzzAnalyzeJSON pkg:./analysis:FuzzParseQuery \
 	pkg:./document:FuzzDecode pkg:./document:FuzzDecodeScanAgrees pkg:./jsonscan:FuzzTokens \
 	pkg:./dirtyterms:FuzzDecode pkg:./dirtyterms:FuzzRoundTrip \
 	services/ingest:./internal/api:FuzzParseBulk services/ingest:./internal/api:FuzzScanObject

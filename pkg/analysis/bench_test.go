@@ -1,9 +1,11 @@
 package analysis
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"strings"
 	"testing"
 )
@@ -256,5 +258,34 @@ func TestBenchCorpus(t *testing.T) {
 	_, all := count(long[0])
 	if all.Freq("the") < 20 {
 		t.Fatalf(`"the" occurs %d times in a long doc`, all.Freq("the"))
+	}
+}
+
+// corpusDocs returns the documents of the NDJSON file named by
+// TERMFLOW_BENCH_CORPUS (bin/godoc-corpus -o writes the godoc corpus), or
+// skips the benchmark when it is not set.
+func corpusDocs(b *testing.B) [][]byte {
+	path := os.Getenv("TERMFLOW_BENCH_CORPUS")
+	if path == "" {
+		b.Skip("TERMFLOW_BENCH_CORPUS names no NDJSON corpus (make build && bin/godoc-corpus -o godoc.ndjson)")
+	}
+	src, err := os.ReadFile(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return bytes.Split(bytes.TrimSpace(src), []byte("\n"))
+}
+
+// BenchmarkAnalyzeCorpus: one operation analyzes every document of a real
+// corpus (TERMFLOW_BENCH_CORPUS).
+func BenchmarkAnalyzeCorpus(b *testing.B) {
+	docs := corpusDocs(b)
+	b.ReportAllocs()
+	for b.Loop() {
+		for _, d := range docs {
+			if _, err := AnalyzeJSON(d); err != nil {
+				b.Fatal(err)
+			}
+		}
 	}
 }

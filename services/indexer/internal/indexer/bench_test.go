@@ -1,9 +1,11 @@
 package indexer
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"strings"
 	"testing"
 
@@ -133,4 +135,47 @@ func BenchmarkIndexCommit(b *testing.B) {
 			first += n
 		}
 	})
+}
+
+// BenchmarkIndexBatchCorpus: one operation indexes every document of a real
+// corpus (the NDJSON file TERMFLOW_BENCH_CORPUS names; bin/godoc-corpus -o
+// writes the godoc corpus), in batches of 1000 new documents, each into a
+// Pebble batch sized as the indexer sizes it and then discarded.
+func BenchmarkIndexBatchCorpus(b *testing.B) {
+	path := os.Getenv("TERMFLOW_BENCH_CORPUS")
+	if path == "" {
+		b.Skip("TERMFLOW_BENCH_CORPUS names no NDJSON corpus (make build && bin/godoc-corpus -o godoc.ndjson)")
+	}
+	src, err := os.ReadFile(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var recs []*kgo.Record
+	for i, doc := range bytes.Split(bytes.TrimSpace(src), []byte("\n")) {
+		var v struct {
+			ID string `json:"id"`
+		}
+		if err := json.Unmarshal(doc, &v); err != nil || v.ID == "" {
+			b.Fatalf("corpus line %d: no id (%v)", i+1, err)
+		}
+		env := document.Envelope{V: document.SchemaVersion, Index: "corpus", ID: v.ID, Doc: doc}
+		recs = append(recs, &kgo.Record{Topic: "docs", Offset: int64(i), Key: document.Key("corpus", v.ID), Value: env.Encode(),
+			Headers: []kgo.RecordHeader{{Key: document.HeaderOperation, Value: []byte("op_bench")}, {Key: document.HeaderSeq, Value: document.Seq(i)}}})
+	}
+	s, err := pebblestore.Open("db", pebblestore.Options{FS: vfs.NewMem(), Logger: quietPebble{}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	b.ReportAllocs()
+	for b.Loop() {
+		for from := 0; from < len(recs); from += 1000 {
+			batch := recs[from:min(from+1000, len(recs))]
+			pb := s.NewBatchSized(batchSizeHint(batch))
+			if _, err := indexBatch(s, pb, "ix", "docs", 0, batch, 0); err != nil {
+				b.Fatal(err)
+			}
+			pb.Close()
+		}
+	}
 }
