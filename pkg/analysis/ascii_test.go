@@ -27,39 +27,18 @@ func checkSameTokens(t *testing.T, text string) {
 // (and both cases), and long random strings tokenize the same through
 // asciiTokens as through uax29.
 func TestASCIITokensMatchUAX29(t *testing.T) {
-	buf := make([]byte, 3)
-	for n := 1; n <= 3; n++ {
-		var rec func(int)
-		rec = func(k int) {
-			if k == n {
-				checkSameTokens(t, string(buf[:n]))
-				return
-			}
-			for c := range 128 {
-				buf[k] = byte(c)
-				rec(k + 1)
-			}
-		}
-		rec(0)
+	ascii := make([]byte, 128)
+	for c := range ascii {
+		ascii[c] = byte(c)
 	}
-
+	for n := 1; n <= 3; n++ {
+		eachString(ascii, n, func(s string) { checkSameTokens(t, s) })
+	}
 	// One of each class: letters, digits, '_', the middle characters, and
 	// others that UAX #29 names (quotes, space, line breaks).
-	const classes = "aZ0_:.',; \"\r\n-"
-	buf = make([]byte, 6)
+	classes := []byte("aZ0_:.',; \"\r\n-")
 	for n := 4; n <= 6; n++ {
-		var rec func(int)
-		rec = func(k int) {
-			if k == n {
-				checkSameTokens(t, string(buf[:n]))
-				return
-			}
-			for i := range len(classes) {
-				buf[k] = classes[i]
-				rec(k + 1)
-			}
-		}
-		rec(0)
+		eachString(classes, n, func(s string) { checkSameTokens(t, s) })
 	}
 
 	r := rand.New(rand.NewPCG(1, 2))
@@ -76,6 +55,23 @@ func TestASCIITokensMatchUAX29(t *testing.T) {
 		checkSameTokens(t, string(b))
 	}
 	checkSameTokens(t, strings.Repeat("a", MaxTermBytes)+" "+strings.Repeat("b", MaxTermBytes+1)+" "+strings.Repeat("1.", MaxTermBytes))
+}
+
+// eachString calls fn with every string of n bytes from alphabet.
+func eachString(alphabet []byte, n int, fn func(string)) {
+	buf := make([]byte, n)
+	var rec func(k int)
+	rec = func(k int) {
+		if k == n {
+			fn(string(buf))
+			return
+		}
+		for _, c := range alphabet {
+			buf[k] = c
+			rec(k + 1)
+		}
+	}
+	rec(0)
 }
 
 // FuzzASCIITokens: on ASCII text, asciiTokens agrees with uax29.

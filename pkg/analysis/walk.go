@@ -97,20 +97,28 @@ func (w *jsonWalker) array(path string) bool {
 		if !w.value(path) {
 			return false
 		}
-		w.space()
-		if w.i >= len(w.s) {
-			return false
-		}
-		switch w.s[w.i] {
-		case ',':
-			w.i++
-		case ']':
-			w.i++
-			return true
-		default:
-			return false
+		if more, ok := w.next(']'); !ok || !more {
+			return ok
 		}
 	}
+}
+
+// next reads what follows an element or member: a comma, so more is
+// to come, or close, which ends the array or object; !ok for anything else.
+func (w *jsonWalker) next(close byte) (more, ok bool) {
+	w.space()
+	if w.i >= len(w.s) {
+		return false, false
+	}
+	switch w.s[w.i] {
+	case ',':
+		w.i++
+		return true, true
+	case close:
+		w.i++
+		return false, true
+	}
+	return false, false
 }
 
 func (w *jsonWalker) literal(lit, path string) bool {
@@ -178,18 +186,8 @@ func (w *jsonWalker) object(path string) bool {
 		if !w.value(fieldName(p)) {
 			return false
 		}
-		w.space()
-		if w.i >= len(w.s) {
-			return false
-		}
-		switch w.s[w.i] {
-		case ',':
-			w.i++
-		case '}':
-			w.i++
-			return true
-		default:
-			return false
+		if more, ok := w.next('}'); !ok || !more {
+			return ok
 		}
 	}
 }
