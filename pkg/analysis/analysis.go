@@ -121,17 +121,6 @@ type Field struct {
 	Length uint32
 }
 
-// Freq returns term's frequency in f, 0 if f does not hold it. It reads
-// the terms one by one.
-func (f *Field) Freq(term string) uint32 {
-	for _, t := range f.Terms {
-		if t.Term == term {
-			return t.TF
-		}
-	}
-	return 0
-}
-
 // Document is the analysis of one document: its fields sorted by name,
 // AllField included.
 type Document struct {
@@ -145,15 +134,6 @@ func (d *Document) Field(name string) *Field {
 		return &d.Fields[i]
 	}
 	return nil
-}
-
-// TermCount returns the number of distinct (field, term) pairs.
-func (d *Document) TermCount() int {
-	n := 0
-	for _, f := range d.Fields {
-		n += len(f.Terms)
-	}
-	return n
 }
 
 // AnalyzeJSON analyzes a document given as a JSON object.
@@ -211,16 +191,18 @@ type accumulator struct {
 	ids    map[string]int32 // term → number
 	all    []TermFreq       // by number
 	allLen uint32
-	// by number: the field that last counted the term, and where in its
-	// terms.
-	owner []int32
-	slot  []int32
+	// by number: where the term sits in the field that last counted it.
+	places []place
 	// fields by path, and in the order first seen (a field's number is
 	// its place there).
 	byPath map[string]*fieldCount
 	fields []*fieldCount
 	cur    *fieldCount
 }
+
+// place is a term's place in the terms of a field: the field's number and
+// the index in its Terms.
+type place struct{ field, slot int32 }
 
 type fieldCount struct {
 	Field
@@ -235,7 +217,7 @@ type fieldCount struct {
 func newAccumulator(words int) *accumulator {
 	return &accumulator{
 		ids: make(map[string]int32, words), all: make([]TermFreq, 0, words),
-		owner: make([]int32, 0, words), slot: make([]int32, 0, words),
+		places: make([]place, 0, words),
 		byPath: map[string]*fieldCount{},
 	}
 }
@@ -270,25 +252,24 @@ func (a *accumulator) add(path, text string) {
 			id = int32(len(a.all))
 			a.ids[t] = id
 			a.all = append(a.all, TermFreq{Term: t})
-			a.owner = append(a.owner, -1)
-			a.slot = append(a.slot, 0)
+			a.places = append(a.places, place{field: -1})
 		}
 		a.all[id].TF++
 		a.allLen++
 		f.Length++
-		if a.owner[id] == f.num {
-			f.Terms[a.slot[id]].TF++
+		if pl := a.places[id]; pl.field == f.num {
+			f.Terms[pl.slot].TF++
 			return
 		}
 		if f.index != nil {
 			if i, ok := f.index[t]; ok {
 				f.Terms[i].TF++
-				a.owner[id], a.slot[id] = f.num, i
+				a.places[id] = place{f.num, i}
 				return
 			}
 			f.index[t] = int32(len(f.Terms))
 		}
-		a.owner[id], a.slot[id] = f.num, int32(len(f.Terms))
+		a.places[id] = place{f.num, int32(len(f.Terms))}
 		f.Terms = append(f.Terms, TermFreq{Term: t, TF: 1})
 	})
 }

@@ -14,6 +14,7 @@
 package jsonscan
 
 import (
+	"strconv"
 	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -146,11 +147,14 @@ func Unquote(s string) (text string, ok bool) {
 		case 't':
 			b = append(b, '\t')
 		case 'u':
-			r, ok := hex4(s[i+2:])
-			if !ok || utf16.IsSurrogate(r) {
+			if i+6 > len(s) {
 				return "", false
 			}
-			b = utf8.AppendRune(b, r)
+			r, err := strconv.ParseUint(s[i+2:i+6], 16, 16)
+			if err != nil || utf16.IsSurrogate(rune(r)) {
+				return "", false
+			}
+			b = utf8.AppendRune(b, rune(r))
 			i += 4
 		default:
 			return "", false
@@ -158,29 +162,6 @@ func Unquote(s string) (text string, ok bool) {
 		i += 2
 	}
 	return unsafe.String(unsafe.SliceData(b), len(b)), true // b is never written again
-}
-
-// hex4 decodes the four hex digits that start s.
-func hex4(s string) (rune, bool) {
-	if len(s) < 4 {
-		return 0, false
-	}
-	var r rune
-	for _, c := range []byte(s[:4]) {
-		var d byte
-		switch {
-		case '0' <= c && c <= '9':
-			d = c - '0'
-		case 'a' <= c && c <= 'f':
-			d = c - 'a' + 10
-		case 'A' <= c && c <= 'F':
-			d = c - 'A' + 10
-		default:
-			return 0, false
-		}
-		r = r<<4 | rune(d)
-	}
-	return r, true
 }
 
 func isHex(c byte) bool {
